@@ -148,6 +148,10 @@ class TransferError(OSSError):
     """A multi-request transfer (upload or download) did not finish."""
 
 
+class TransferCancelledError(TransferError):
+    """The transfer was cancelled by its caller."""
+
+
 class UploadError(TransferError):
     """An upload did not finish or its result could not be verified."""
 

@@ -120,7 +120,7 @@ class OSSConfig:
                 f"known: {', '.join(known)}"
             )
         converted = {
-            name: _coerce(name, str(known[name].type), value) for name, value in values.items()
+            name: coerce_value(name, str(known[name].type), value) for name, value in values.items()
         }
         return cls(**converted)
 
@@ -165,7 +165,7 @@ def _parse_endpoint(endpoint: str) -> tuple[str | None, str, int | None]:
     return (parts.scheme if has_scheme else None), host, port
 
 
-def _coerce(name: str, type_name: str, value: Any) -> Any:
+def coerce_value(name: str, type_name: str, value: Any) -> Any:
     """Convert a string value (from the environment or a URL query) to the field's type."""
     if not isinstance(value, str) or type_name.startswith("str"):
         return value
@@ -185,7 +185,7 @@ def _coerce(name: str, type_name: str, value: Any) -> Any:
     return value
 
 
-def _now() -> datetime:
+def utc_now() -> datetime:
     return datetime.now(timezone.utc)
 
 
@@ -194,19 +194,27 @@ class TransferProgress:
     """State of one transfer, persisted as JSON so that an interrupted transfer can resume.
 
     ``parts_completed`` maps part number to the part's ETag. ``checksum`` is the whole-object
-    digest when known. ``temp_file`` is the partial local file of a download. The record holds
-    no credentials: it is safe to write to disk.
+    digest when known. ``temp_file`` is the partial local file of a download. The identity
+    fields (``kind``, ``provider``, ``endpoint``, ``bucket``, ``key``, ``local_path``,
+    ``local_mtime_ns``, ``remote_etag``) let a resumed transfer check that the record is its
+    own. The record holds no credentials: it is safe to write to disk.
     """
 
     total_size: int
     transferred: int = 0
     parts_completed: dict[int, str] = field(default_factory=dict)
-    start_time: datetime = field(default_factory=_now)
-    last_update: datetime = field(default_factory=_now)
+    start_time: datetime = field(default_factory=utc_now)
+    last_update: datetime = field(default_factory=utc_now)
     checksum: str | None = None
     temp_file: str | None = None
+    kind: str = "upload"
+    provider: str | None = None
+    endpoint: str | None = None
     bucket: str | None = None
     key: str | None = None
+    local_path: str | None = None
+    local_mtime_ns: int | None = None
+    remote_etag: str | None = None
     upload_id: str | None = None
     part_size: int | None = None
 

@@ -1,6 +1,170 @@
-"""TransferManager: concurrent, resumable, verified, rate-limited transfers.
+"""``TransferManager``: concurrent, resumable, verified, rate-limited transfers.
 
-Not implemented yet. It will talk only to :class:`~.base_oss.BaseOSSClient` (multipart
-primitives, ``list_parts`` for resume, ``capabilities`` for part sizing) and report through
-:mod:`.callbacks`; drivers stay unaware of it.
+The manager is the entry point; the work is done by small pieces beside it:
+``upload.py`` / ``download.py`` (strategies per source kind), ``transfer_job.py`` (the worker
+pool, retries, rate limit and checkpoints they share), ``retry.py``, ``bandwidth.py``,
+``checkpoint.py``, ``transfer_control.py`` (pause / resume / cancel) and ``callbacks.py``
+(progress). It talks only to :class:`~.base_oss.BaseOSSClient`, so every backend gets the same
+behaviour, and a backend's limits (minimum part size, maximum part count) come from its
+``capabilities``.
+
+``upload_file`` / ``upload_stream`` / ``download_file`` block until done; the ``submit_*``
+variants run in the background and return a :class:`TransferHandle` to pause, resume, cancel
+or wait on. The bucket defaults to the client's ``OSSConfig.bucket_name``.
 """
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import replace
+from typing import Any, BinaryIO
+
+from .base_oss import BaseOSSClient
+from .callbacks import ProgressTracker, as_progress_callback
+from .download import FileDownload
+from .exceptions import ConfigurationError
+from .retry import RetryPolicy
+from .transfer_config import (
+    DEFAULT_MAX_WORKERS,
+    DEFAULT_PART_SIZE_BYTES,
+    TransferConfig,
+    TransferResult,
+)
+from .transfer_control import TransferControl, TransferHandle
+from .transfer_job import TransferJob
+from .upload import FileUpload, PartBodyHook, StreamUpload, UploadJob
+
+
+class TransferManager:
+    """Runs transfers with one :class:`TransferConfig`; safe to share between threads.
+
+    ``TransferManager(max_workers=8, rate_limit_bytes_per_s=50e6)`` is shorthand for passing a
+    config with those fields changed.
+    """
+
+    CHUNK_SIZE = DEFAULT_PART_SIZE_BYTES
+    MAX_WORKERS = DEFAULT_MAX_WORKERS
+    MAX_RETRIES = RetryPolicy().max_attempts - 1
+
+    def __init__(self, config: TransferConfig | None = None, **overrides: Any) -> None:
+        self.config = replace(config or TransferConfig(), **overrides)
+        self._background = ThreadPoolExecutor(thread_name_prefix="transfer-coordinator")
+        #: See :data:`fsspec_unified.driver.upload.PartBodyHook` (tests only).
+        self.part_body_hook: PartBodyHook | None = None
+
+    # -- blocking entry points -----------------------------------------------------------
+
+    def upload_file(
+        self,
+        client: BaseOSSClient,
+        local_file: str | os.PathLike[str],
+        object_name: str,
+        progress_callback: Any = None,
+        *,
+        bucket: str | None = None,
+        content_type: str | None = None,
+        metadata: dict[str, str] | None = None,
+        control: TransferControl | None = None,
+    ) -> TransferResult:
+        """Upload a local file: one PUT when small, else a concurrent multipart upload."""
+        job = self._upload_job(
+            FileUpload, client, object_name, bucket, os.path.getsize(local_file),
+            progress_callback, control, content_type, metadata,
+        )
+        return job.run(local_file)
+
+    def upload_stream(
+        self,
+        client: BaseOSSClient,
+        stream: BinaryIO,
+        object_name: str,
+        progress_callback: Any = None,
+        *,
+        size_hint: int = 0,
+        bucket: str | None = None,
+        content_type: str | None = None,
+        metadata: dict[str, str] | None = None,
+        control: TransferControl | None = None,
+    ) -> TransferResult:
+        """Upload a readable stream of unknown length (not resumable: it cannot be re-read).
+
+        ``size_hint`` is the total reported to progress callbacks, if known.
+        """
+        job = self._upload_job(
+            StreamUpload, client, object_name, bucket, size_hint, progress_callback, control,
+            content_type, metadata,
+        )
+        return job.run(stream)
+
+    def download_file(
+        self,
+        client: BaseOSSClient,
+        object_name: str,
+        local_file: str | os.PathLike[str],
+        progress_callback: Any = None,
+        *,
+        bucket: str | None = None,
+        control: TransferControl | None = None,
+    ) -> TransferResult:
+        """Download an object to a local file with parallel ranged GETs, atomically."""
+        bucket = self._bucket(client, bucket)
+        size = client.head_object(bucket, object_name).size
+        job = FileDownload(
+            self.config, client, bucket, object_name,
+            ProgressTracker(size, as_progress_callback(progress_callback)),
+            control or TransferControl(),
+        )
+        return job.run(local_file)
+
+    # -- background entry points ---------------------------------------------------------
+
+    def submit_upload(self, *args: Any, **kwargs: Any) -> TransferHandle:
+        """:meth:`upload_file` in the background; returns a handle to control it."""
+        return self._submit(self.upload_file, args, kwargs)
+
+    def submit_download(self, *args: Any, **kwargs: Any) -> TransferHandle:
+        """:meth:`download_file` in the background; returns a handle to control it."""
+        return self._submit(self.download_file, args, kwargs)
+
+    def shutdown(self) -> None:
+        """Wait for background transfers and release their threads."""
+        self._background.shutdown(wait=True)
+
+    def __enter__(self) -> TransferManager:
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.shutdown()
+
+    # -- helpers -------------------------------------------------------------------------
+
+    def _submit(self, method: Callable[..., TransferResult], args, kwargs) -> TransferHandle:
+        control = kwargs.setdefault("control", TransferControl())
+        return TransferHandle(self._background.submit(method, *args, **kwargs), control)
+
+    @staticmethod
+    def _bucket(client: BaseOSSClient, bucket: str | None) -> str:
+        bucket = bucket or client.config.bucket_name
+        if not bucket:
+            raise ConfigurationError(
+                "bucket: pass bucket= or set OSSConfig.bucket_name on the client"
+            )
+        return bucket
+
+    def _upload_job(
+        self, job_class: type[UploadJob], client: BaseOSSClient, object_name: str,
+        bucket: str | None, total_bytes: int, progress_callback: Any,
+        control: TransferControl | None, content_type: str | None,
+        metadata: dict[str, str] | None,
+    ) -> TransferJob:
+        job = job_class(
+            self.config, client, self._bucket(client, bucket), object_name,
+            ProgressTracker(total_bytes, as_progress_callback(progress_callback)),
+            control or TransferControl(),
+        )
+        job.content_type = content_type
+        job.metadata = metadata
+        job.part_body_hook = self.part_body_hook
+        return job

@@ -21,18 +21,9 @@ import requests
 from fsspec_unified import OSSConfig, create_client, exceptions
 from fsspec_unified.driver.base_oss import content_md5
 from fsspec_unified.driver.types import MIB, ObjectInfo
+from tests.helpers import pattern_bytes
 
 SPECIAL_KEYS = ["with space.txt", "plus+sign", "percent%25and%", "ünï/日本語 ключ", "a+b c/d"]
-
-
-def pattern_bytes(size: int, seed: int = 0) -> bytes:
-    """Deterministic, non-repeating-looking bytes (so misplaced parts are detected)."""
-    block = hashlib.sha256(str(seed).encode()).digest() * 2048  # 64 KiB
-    whole, rest = divmod(size, len(block))
-    data = bytearray()
-    for index in range(whole):
-        data += bytes((b + index) % 256 for b in block[:64]) + block[64:]
-    return bytes(data + block[:rest])
 
 
 def uploads_under(client, bucket: str, prefix: str) -> list:

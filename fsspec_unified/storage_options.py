@@ -1,0 +1,108 @@
+"""Turn fsspec storage options into an ``OSSConfig`` plus the filesystem's own settings.
+
+Accepted, in this order of precedence: the ``OSSConfig`` field names (``endpoint``,
+``access_key``, ``secret_key``, ``region``, ...); the s3fs spellings ``key``, ``secret``,
+``token``, ``endpoint_url`` and ``client_kwargs={"endpoint_url": ..., "region_name": ...}``;
+``provider`` with its aliases (``aws`` -> ``s3``, ``aliyun`` -> ``oss``). Options set in
+``fsspec.config.conf["unified"]`` or as ``FSSPEC_UNIFIED_<OPTION>`` environment variables are
+applied by fsspec itself before they reach here. Anything else is rejected with a
+``ValueError`` naming it, so a typo never silently falls back to a default.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, fields
+from typing import Any
+
+from .driver.exceptions import ConfigurationError
+from .driver.models import OSSConfig, coerce_value
+from .driver.transfer_config import DEFAULT_PART_SIZE_BYTES, TransferConfig
+
+_S3FS_ALIASES = {
+    "key": "access_key",
+    "secret": "secret_key",
+    "token": "session_token",
+    "endpoint_url": "endpoint",
+}
+_CLIENT_KWARGS_ALIASES = {
+    "endpoint_url": "endpoint",
+    "region_name": "region",
+    "aws_access_key_id": "access_key",
+    "aws_secret_access_key": "secret_key",
+    "aws_session_token": "session_token",
+}
+_CONFIG_FIELDS = {f.name for f in fields(OSSConfig)}
+
+
+@dataclass(frozen=True)
+class FilesystemOptions:
+    """Settings of the filesystem itself (not of the connection).
+
+    ``block_size`` is both the read-ahead block and the part size of files opened for
+    writing; ``max_workers`` bounds every concurrent operation (bulk ``cat``/``put``/``get``/
+    ``rm``, parts of one transfer); ``rate_limit_bytes_per_s`` and ``resumable`` go to the
+    transfer manager behind ``put_file``/``get_file``.
+    """
+
+    block_size: int = DEFAULT_PART_SIZE_BYTES
+    max_workers: int = 8
+    rate_limit_bytes_per_s: float | None = None
+    resumable: bool = False
+    checkpoint_dir: str | None = None
+
+    def transfer_config(self) -> TransferConfig:
+        return TransferConfig(
+            part_size_bytes=self.block_size,
+            max_workers=self.max_workers,
+            rate_limit_bytes_per_s=self.rate_limit_bytes_per_s,
+            resumable=self.resumable,
+            checkpoint_dir=self.checkpoint_dir,
+        )
+
+
+_FS_FIELDS = {f.name: f for f in fields(FilesystemOptions)}
+# fsspec's own constructor options, handled by AbstractFileSystem.
+FSSPEC_OPTIONS = {"use_listings_cache", "listings_expiry_time", "max_paths", "skip_instance_cache",
+                  "asynchronous", "loop"}
+
+
+def parse_storage_options(options: dict[str, Any]) -> tuple[OSSConfig, FilesystemOptions]:
+    """Split storage options into the connection config and the filesystem settings."""
+    config_values: dict[str, Any] = {}
+    fs_values: dict[str, Any] = {}
+    unknown = []
+    for name, value in options.items():
+        if value is None or name in FSSPEC_OPTIONS:
+            continue
+        if name == "client_kwargs":
+            _merge_client_kwargs(value, config_values)
+        elif name in _CONFIG_FIELDS:
+            config_values[name] = value
+        elif name in _S3FS_ALIASES:
+            config_values.setdefault(_S3FS_ALIASES[name], value)
+        elif name in _FS_FIELDS:
+            fs_values[name] = coerce_value(name, str(_FS_FIELDS[name].type), value)
+        else:
+            unknown.append(name)
+    if unknown:
+        known = sorted(_CONFIG_FIELDS | set(_S3FS_ALIASES) | set(_FS_FIELDS) | {"client_kwargs"})
+        raise ConfigurationError(
+            f"unknown storage option(s) {', '.join(sorted(unknown))}; known: {', '.join(known)}"
+        )
+    config = OSSConfig.from_dict(config_values)
+    fs_options = FilesystemOptions(**fs_values)
+    if fs_options.block_size < 1 or fs_options.max_workers < 1:
+        raise ConfigurationError("block_size and max_workers must be positive")
+    return config, fs_options
+
+
+def _merge_client_kwargs(client_kwargs: Any, config_values: dict[str, Any]) -> None:
+    if not isinstance(client_kwargs, dict):
+        raise ConfigurationError("client_kwargs: must be a dict")
+    for name, value in client_kwargs.items():
+        if name not in _CLIENT_KWARGS_ALIASES:
+            raise ConfigurationError(
+                f"client_kwargs: unsupported key {name!r}; supported: "
+                f"{', '.join(sorted(_CLIENT_KWARGS_ALIASES))}"
+            )
+        config_values.setdefault(_CLIENT_KWARGS_ALIASES[name], value)
