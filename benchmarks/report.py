@@ -16,7 +16,7 @@ from datetime import datetime, timezone
 from importlib import metadata
 from pathlib import Path
 
-from benchmarks.workloads import Plan, Sample, Workload
+from benchmarks.workloads import KIB, MIB, Plan, Sample, Workload
 
 BASELINE_CLIENT = "s3fs"
 REPORTED_PACKAGES = (
@@ -143,6 +143,9 @@ class Results:
     figures: list[Figure]
     skipped: dict[str, str]  # client name -> why it was not benchmarked
     wall_time_s: float
+    # The machine's 1-minute load average before and after the run: other work on the machine
+    # (a test suite, another server) makes figures noisy and unfair, and this shows it.
+    load_average_1m: dict[str, float]
     machine: dict = field(default_factory=machine_info)
     packages: dict = field(default_factory=package_versions)
     generated_at: str = field(
@@ -153,6 +156,7 @@ class Results:
         return {
             "generated_at": self.generated_at,
             "wall_time_s": round(self.wall_time_s, 1),
+            "load_average_1m": self.load_average_1m,
             "machine": self.machine,
             "packages": self.packages,
             "plan": asdict(self.plan),
@@ -184,14 +188,14 @@ def to_markdown(results: Results) -> str:
         "",
         f"Packages: {packages}.",
         "",
-        f"Large file {plan.large_file_bytes // 2**20} MiB; {plan.small_object_count} objects of "
-        f"{plan.small_object_bytes // 1024} KiB ({results.small_object_workers} threads for "
+        f"Large file {plan.large_file_bytes // MIB} MiB; {plan.small_object_count} objects of "
+        f"{plan.small_object_bytes // KIB} KiB ({results.small_object_workers} threads for "
         f"clients without a bulk API); listing {plan.listing_object_count} objects; "
         f"{_rounds(plan.rounds)}, median with min-max. MB/s is 10^6 bytes/s. CPU s is "
         "the client process's CPU time (all threads) per operation. Ratios are times faster "
         f"than {BASELINE_CLIENT} and than the best peer (for listing, time ratios inverted).",
         "",
-        "| Workload | Client | Median | Min-max | CPU s | vs s3fs | vs best peer |",
+        f"| Workload | Client | Median | Min-max | CPU s | vs {BASELINE_CLIENT} | vs best peer |",
         "| --- | --- | ---: | ---: | ---: | ---: | ---: |",
     ]
     failures = []
@@ -216,7 +220,13 @@ def to_markdown(results: Results) -> str:
     if results.skipped:
         lines += ["", "Not benchmarked:"]
         lines += [f"- {client}: {reason}" for client, reason in results.skipped.items()]
-    lines += ["", f"Wall time of the run: {results.wall_time_s:.0f} s.", ""]
+    load = results.load_average_1m
+    lines += [
+        "",
+        f"Wall time of the run: {results.wall_time_s:.0f} s. Load average (1 min) before and "
+        f"after: {load['before']:.2f} and {load['after']:.2f} on {machine['cpu_count']} CPUs.",
+        "",
+    ]
     return "\n".join(lines)
 
 

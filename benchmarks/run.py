@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import os
 import sys
 import tempfile
 import time
@@ -161,9 +162,10 @@ def run_rounds(
 def run(plan: Plan) -> Results:
     """One complete run: server up, bucket seeded, rounds measured, server down."""
     started = time.perf_counter()
+    load_before = os.getloadavg()[0]
     with tempfile.TemporaryDirectory(prefix="fsspec-unified-bench-") as scratch:
         scratch_dir = Path(scratch)
-        progress(f"writing the {plan.large_file_bytes // 2**20} MiB source file")
+        progress(f"writing the {plan.large_file_bytes // MIB} MiB source file")
         workloads = build_workloads(plan, scratch_dir)
         with LocalS3Server(scratch_dir / "server") as server:
             progress(f"SeaweedFS listening on {server.endpoint_url}")
@@ -177,6 +179,7 @@ def run(plan: Plan) -> Results:
         figures=figures,
         skipped=skipped,
         wall_time_s=time.perf_counter() - started,
+        load_average_1m={"before": load_before, "after": os.getloadavg()[0]},
     )
 
 

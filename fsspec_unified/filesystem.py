@@ -92,6 +92,10 @@ class UnifiedFileSystem(AbstractFileSystem):
     def ls(self, path: str, detail: bool = True, refresh: bool = False, **kwargs: Any):
         path = self._strip_protocol(path)
         entries = None if refresh else self._ls_from_cache(path)
+        if entries and len(entries) == 1 and entries[0]["name"] == path and (
+            entries[0]["type"] == "directory"
+        ):
+            entries = None  # the parent's listing knows the directory, not its contents
         if entries is None:
             entries = self._list_directory(path)
             self.dircache[path] = entries
@@ -270,6 +274,7 @@ class UnifiedFileSystem(AbstractFileSystem):
             os.makedirs(lpath, exist_ok=True)
             return
         bucket, key = self._object_path(rpath)
+        os.makedirs(os.path.dirname(os.path.abspath(lpath)), exist_ok=True)
         self.transfers.download_file(self.client, key, lpath, FsspecCallbackAdapter(callback),
                                      bucket=bucket)
 
@@ -281,10 +286,13 @@ class UnifiedFileSystem(AbstractFileSystem):
 
     # -- writing -------------------------------------------------------------------------
 
-    def pipe_file(self, path: str, value: bytes, **kwargs: Any) -> None:
+    def pipe_file(self, path: str, value: bytes, mode: str = "overwrite", **kwargs: Any) -> None:
+        """Write ``value``; ``mode="create"`` fails with ``FileExistsError`` if ``path`` exists."""
         bucket, key = self._object_path(path)
-        if len(value) <= self.options.block_size:
-            self.client.put_object(bucket, key, value)
+        if mode not in ("overwrite", "create"):
+            raise ValueError(f"mode must be 'overwrite' or 'create', not {mode!r}")
+        if mode == "create" or len(value) <= self.options.block_size:
+            self.client.put_object(bucket, key, value, overwrite=mode == "overwrite")
         else:
             self.transfers.upload_stream(self.client, io.BytesIO(value), key, bucket=bucket)
         self.invalidate_cache(path)
@@ -372,31 +380,53 @@ class UnifiedFileSystem(AbstractFileSystem):
         self.invalidate_cache(path)
 
     def rm(self, path, recursive: bool = False, maxdepth: int | None = None) -> None:
+        """Delete paths in batches (concurrently); buckets only with ``recursive``.
+
+        Directories in the expansion also lose their ``dir/`` marker key: consoles create
+        such markers on S3 and OSS, and some servers list a prefix until it is deleted.
+        """
         paths = self.expand_path(path, recursive=recursive, maxdepth=maxdepth)
-        by_bucket: dict[str, list[str]] = {}
+        directories = set(paths) & {self._parent(name) for name in paths}
+        objects: list[tuple[str, str]] = []
+        markers: list[tuple[str, str]] = []
         buckets = []
         for name in paths:
             bucket, key = self.split_path(name)
-            if key:
-                by_bucket.setdefault(bucket, []).append(key)
-            else:
+            if not key:
                 buckets.append(bucket)
+            elif name in directories:
+                markers.append((bucket, key + "/"))
+            else:
+                objects.append((bucket, key))
+        # After the objects they contain, deepest first.
+        markers.sort(key=lambda item: item[1].count("/"), reverse=True)
+        self._delete_keys(objects)
+        self._delete_keys(markers)
+        for name in paths:
+            self.invalidate_cache(name)
+        if recursive:
+            for bucket in buckets:
+                self.rmdir(bucket)
+
+    def _delete_keys(self, keys: list[tuple[str, str]]) -> None:
+        """Batch-delete ``(bucket, key)`` pairs, batches running concurrently."""
+        limit = self.client.capabilities.max_delete_batch
+        by_bucket: dict[str, list[str]] = {}
+        for bucket, key in keys:
+            by_bucket.setdefault(bucket, []).append(key)
         batches = [
-            (bucket, keys[i:i + self.client.capabilities.max_delete_batch])
-            for bucket, keys in by_bucket.items()
-            for i in range(0, len(keys), self.client.capabilities.max_delete_batch)
+            (bucket, bucket_keys[start:start + limit])
+            for bucket, bucket_keys in by_bucket.items()
+            for start in range(0, len(bucket_keys), limit)
         ]
         results = self._map(lambda batch: self.client.delete_objects(*batch), batches)
         failures = [failure for result in results for failure in result.failures]
-        for name in paths:
-            self.invalidate_cache(name)
         if failures:
             first = failures[0]
-            raise OSError(f"could not delete {len(failures)} object(s), e.g. {first.key}: "
-                          f"{first.code} {first.message}")
-        for bucket in buckets:
-            if recursive:
-                self.rmdir(bucket)
+            raise OSError(
+                f"could not delete {len(failures)} object(s), e.g. {first.key}: "
+                f"{first.code} {first.message}"
+            )
 
     def mkdir(self, path: str, create_parents: bool = True, **kwargs: Any) -> None:
         bucket, key = self.split_path(path)

@@ -29,6 +29,19 @@ from .driver.models import OSSConfig
 LOOPBACK = "127.0.0.1"
 _GRPC_PORT_OFFSET = 10_000  # SeaweedFS puts each service's gRPC port at port + 10000
 _START_TIMEOUT_S = 90.0
+
+# SeaweedFS removes a prefix's directory entry some time after its last object is deleted
+# (two minutes by default) and lists the empty prefix until then; AWS, MinIO and OSS never
+# list an empty prefix. Asking for no delay brings that down to its next cleanup pass (about
+# 30 s); a recursive ``rm`` of the filesystem also deletes the prefix markers at once.
+_FILER_TOML = """
+[filer.options]
+s3.empty_folder_cleanup_delay = "1ms"
+
+[leveldb2]
+enabled = true
+dir = "{store}"
+"""
 _STOP_TIMEOUT_S = 30.0
 
 
@@ -111,6 +124,7 @@ class LocalS3Server:
         identities = self.data_dir / "identities.json"
         identities.write_text(json.dumps(self._identities()))
         identities.chmod(0o600)
+        (self.data_dir / "filer.toml").write_text(_FILER_TOML.format(store=self.data_dir / "filer"))
         master_port, volume_port, filer_port, s3_port = free_port_pairs(4)
         if self.s3_port is None:  # kept across restarts, so clients keep their endpoint
             self.s3_port = s3_port
@@ -127,7 +141,8 @@ class LocalS3Server:
         ]
         with open(self.data_dir / "weed.log", "ab") as log:
             self._process = subprocess.Popen(
-                command, stdout=log, stderr=subprocess.STDOUT, start_new_session=True
+                command, stdout=log, stderr=subprocess.STDOUT, start_new_session=True,
+                cwd=self.data_dir,  # SeaweedFS reads ./filer.toml
             )
         try:
             self._wait_until_ready(timeout_s)

@@ -109,8 +109,12 @@ class AWSS3Client(BaseOSSClient):
 
     # -- objects -------------------------------------------------------------------------
 
-    def _put_object(self, bucket, key, data, content_type, metadata, md5) -> WriteResult:
+    def _put_object(
+        self, bucket, key, data, content_type, metadata, md5, overwrite
+    ) -> WriteResult:
         extra = {"ContentType": content_type} if content_type else {}
+        if not overwrite:
+            extra["IfNoneMatch"] = "*"
         response = self.sdk.put_object(
             Bucket=bucket, Key=key, Body=bytes(data), ContentMD5=md5, Metadata=metadata, **extra
         )

@@ -152,13 +152,26 @@ class BaseOSSClient(ABC):
         *,
         content_type: str | None = None,
         metadata: dict[str, str] | None = None,
+        overwrite: bool = True,
     ) -> WriteResult:
-        """Store ``data`` under ``key`` in one request, sent with its Content-MD5."""
+        """Store ``data`` under ``key`` in one request, sent with its Content-MD5.
+
+        With ``overwrite=False`` the write is conditional (``If-None-Match: *``) and raises
+        :class:`ObjectExistsError` (a ``FileExistsError``) if the key exists.
+        """
         self._check_object(bucket, key)
-        with self._operation("put_object", bucket, key):
-            return self._put_object(
-                bucket, key, data, content_type, metadata or {}, content_md5(data)
-            )
+        try:
+            with self._operation("put_object", bucket, key):
+                return self._put_object(
+                    bucket, key, data, content_type, metadata or {}, content_md5(data),
+                    overwrite,
+                )
+        except errors.PreconditionFailedError as error:
+            raise errors.ObjectExistsError(
+                f"{bucket}/{key} exists and overwrite=False", code=error.code,
+                status=error.status, request_id=error.request_id, operation="put_object",
+                bucket=bucket, key=key,
+            ) from error
 
     def put_stream(
         self,
@@ -621,8 +634,9 @@ class BaseOSSClient(ABC):
     @abstractmethod
     def _put_object(
         self, bucket: str, key: str, data: bytes | bytearray | memoryview,
-        content_type: str | None, metadata: dict[str, str], md5: str,
-    ) -> WriteResult: ...
+        content_type: str | None, metadata: dict[str, str], md5: str, overwrite: bool,
+    ) -> WriteResult:
+        """Without ``overwrite``, send ``If-None-Match: *``."""
 
     @abstractmethod
     def _open_object(

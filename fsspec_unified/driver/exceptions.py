@@ -104,6 +104,14 @@ class PolicyNotFoundError(OSSError, FileNotFoundError):
     """The bucket has no policy."""
 
 
+class PreconditionFailedError(OSSError):
+    """A conditional request's condition did not hold (HTTP 412)."""
+
+
+class ObjectExistsError(PreconditionFailedError, FileExistsError):
+    """A write that must not overwrite found the key taken."""
+
+
 class BucketAlreadyExistsError(OSSError, FileExistsError):
     """A bucket of that name exists already (owned by you or by someone else)."""
 
@@ -176,6 +184,7 @@ _CLASS_BY_CODE: dict[str, type[OSSError]] = {
     "BucketAlreadyExists": BucketAlreadyExistsError,
     "BucketAlreadyOwnedByYou": BucketAlreadyExistsError,
     "BucketNotEmpty": BucketNotEmptyError,
+    "PreconditionFailed": PreconditionFailedError,
     "InvalidBucketName": InvalidBucketNameError,
     "KeyTooLongError": InvalidKeyError,
     "InvalidObjectName": InvalidKeyError,
@@ -224,6 +233,8 @@ def _class_for_status(status: int | None, key: str | None) -> type[OSSError]:
         return ObjectNotFoundError if key else BucketNotFoundError
     if status in (401, 403):
         return AuthenticationError
+    if status == 412:
+        return PreconditionFailedError
     if status == 416:
         return InvalidRangeError
     if status in (429, 503):
