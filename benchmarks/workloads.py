@@ -12,6 +12,7 @@ before the first round, so that reads never depend on the client's own writes.
 
 from __future__ import annotations
 
+import gc
 import hashlib
 import os
 import time
@@ -84,7 +85,12 @@ class Workload(ABC):
         """Store what :meth:`operate` reads; the default stores nothing."""
 
     def measure(self, client: StorageClient, reference: Reference, round_number: int) -> Sample:
-        """Time the operation and verify its result; any error becomes a failed sample."""
+        """Time the operation and verify its result; any error becomes a failed sample.
+
+        A collection first, untimed, so that garbage left by earlier work (other clients, the
+        verification) is not collected, and paid for, inside this client's timing.
+        """
+        gc.collect()
         try:
             wall_start, cpu_start = time.perf_counter(), time.process_time()
             outcome = self.operate(client)

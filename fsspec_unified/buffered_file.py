@@ -49,9 +49,11 @@ class UnifiedFile(AbstractBufferedFile):
             caps = fs.client.capabilities
             size = fs.options.block_size if block_size in ("default", None) else block_size
             block_size = min(max(int(size), caps.min_part_size_bytes), caps.max_part_size_bytes)
-        super().__init__(fs, path, mode, block_size, **kwargs)
         if mode == "xb" and fs.exists(path):
+            # Checked before the base class marks the file open: an open file that is
+            # garbage-collected gets closed, and closing a write-mode file commits it.
             raise FileExistsError(path)
+        super().__init__(fs, path, mode, block_size, **kwargs)
 
     # -- reading -------------------------------------------------------------------------
 

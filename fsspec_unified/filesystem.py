@@ -228,7 +228,10 @@ class UnifiedFileSystem(AbstractFileSystem):
         return self.client.get_object(bucket, key, start, end)
 
     def cat(self, path, recursive: bool = False, on_error: str = "raise", **kwargs: Any):
+        """Fetch many objects concurrently; directories in the expansion are skipped."""
         paths = self.expand_path(path, recursive=recursive)
+        directories = _directories_among(self, paths)
+        paths = [name for name in paths if name not in directories]
         if len(paths) == 1 and paths[0] == self._strip_protocol(path) and not recursive:
             return self.cat_file(paths[0], **kwargs)
 
@@ -386,7 +389,7 @@ class UnifiedFileSystem(AbstractFileSystem):
         such markers on S3 and OSS, and some servers list a prefix until it is deleted.
         """
         paths = self.expand_path(path, recursive=recursive, maxdepth=maxdepth)
-        directories = set(paths) & {self._parent(name) for name in paths}
+        directories = _directories_among(self, paths)
         objects: list[tuple[str, str]] = []
         markers: list[tuple[str, str]] = []
         buckets = []
@@ -521,6 +524,11 @@ class _TransferCollector:
         self.calls.append((source, target, kwargs))
 
     put_file = get_file = _record
+
+
+def _directories_among(fs: UnifiedFileSystem, paths: list[str]) -> set[str]:
+    """The paths of an expansion that are directories: those that contain another one."""
+    return set(paths) & {fs._parent(name) for name in paths}
 
 
 def _collect_transfers(method, fs, source, target, recursive, maxdepth, kwargs):

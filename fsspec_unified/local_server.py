@@ -43,6 +43,8 @@ enabled = true
 dir = "{store}"
 """
 _STOP_TIMEOUT_S = 30.0
+_MAX_VOLUMES = 1000
+_VOLUME_SIZE_LIMIT_MB = 1024
 
 
 def find_weed_binary() -> str:
@@ -133,6 +135,9 @@ class LocalS3Server:
             f"-dir={self.data_dir / 'data'}",
             f"-ip={LOOPBACK}", f"-ip.bind={LOOPBACK}",
             f"-master.port={master_port}", f"-volume.port={volume_port}",
+            # Every bucket is a collection with volumes of its own; the default of 8 volumes
+            # runs out after a couple of buckets. Volumes are sparse files, so many are cheap.
+            f"-volume.max={_MAX_VOLUMES}", f"-master.volumeSizeLimitMB={_VOLUME_SIZE_LIMIT_MB}",
             "-filer", f"-filer.port={filer_port}",
             "-s3", f"-s3.port={self.s3_port}", "-s3.port.iceberg=0", "-s3.port.lance=0",
             f"-s3.config={identities}",

@@ -1,0 +1,389 @@
+"""``MinioClient``: the minio SDK backend, for MinIO and any S3-compatible endpoint.
+
+Decisions:
+
+* An endpoint is required (minio has no default one), and its absence fails when the client is
+  constructed rather than at the first request.
+* The HTTP client is built here from the config: a urllib3 pool of ``max_pool_connections``
+  with the configured connect/read timeouts, through ``proxy`` when set, verifying TLS against
+  certifi's bundle (or ``SSL_CERT_FILE``, as minio does). urllib3 retries connection errors and
+  HTTP 500/502/503/504 ``max_retries`` times (minio's own policy); ``raise_on_status=False``
+  hands the last 5xx back to minio, so it still becomes an error with the server's code.
+* The region is always given (default ``us-east-1``), so minio never sends its extra
+  GetBucketLocation request; minio then refuses to create a bucket in any other region.
+* Requests go through the SDK's single-request functions (``_put_object``,
+  ``_create_multipart_upload``, ``_upload_part``, ...) rather than ``put_object``/``fput_object``,
+  which choose their own part sizes and split data client-side: part sizes, Content-MD5 and
+  upload ids stay under the base class's and the transfer manager's control, and multipart
+  uploads are always real server-side uploads.
+* Bodies are read as stored (``decode_content=False``), like boto3: urllib3 would otherwise
+  decompress an object stored with ``Content-Encoding: gzip``.
+* Without access keys requests are anonymous; minio has no implicit credential chain here.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterator, Mapping
+from datetime import timedelta
+from typing import Any
+
+import certifi
+import urllib3
+import urllib3.exceptions as urllib3_errors
+from minio import Minio
+from minio.commonconfig import COPY, REPLACE, CopySource
+from minio.datatypes import (
+    ListMultipartUploadsResult,
+    Object,
+    Part,
+    parse_copy_object,
+    parse_list_objects,
+)
+from minio.deleteobjects import DeleteObject
+from minio.error import InvalidResponseError, S3Error, ServerError
+from minio.helpers import check_object_name
+
+from . import exceptions as errors
+from .base_oss import BaseOSSClient, RawObjectBody
+from .models import OSSConfig
+from .types import (
+    BucketInfo,
+    DeleteFailure,
+    DeleteResult,
+    MultipartUploadInfo,
+    ObjectInfo,
+    PartInfo,
+    WriteResult,
+)
+
+DEFAULT_REGION = "us-east-1"
+
+_META_PREFIX = "x-amz-meta-"
+_RETRY_STATUSES = (500, 502, 503, 504)
+_RETRY_BACKOFF_FACTOR = 0.2
+
+
+def _write_headers(content_type: str | None, metadata: Mapping[str, str]) -> dict[str, str]:
+    """Request headers that set an object's content type and user metadata."""
+    headers = {_META_PREFIX + name: value for name, value in metadata.items()}
+    if content_type:
+        headers["Content-Type"] = content_type
+    return headers
+
+
+def _user_metadata(headers: Mapping[str, str]) -> dict[str, str]:
+    """User metadata from response headers: prefix stripped, names in lower case."""
+    return {
+        name.lower()[len(_META_PREFIX):]: value
+        for name, value in headers.items()
+        if name.lower().startswith(_META_PREFIX)
+    }
+
+
+def _listing_entry(item: Object) -> ObjectInfo:
+    # A common prefix is the only entry without a Size; minio's ``is_dir`` cannot tell them
+    # apart (it is true for any key ending in "/", false for prefixes of other delimiters).
+    if item.size is None:
+        return ObjectInfo(key=item.object_name, is_prefix=True)
+    return ObjectInfo(
+        key=item.object_name,
+        size=item.size,
+        etag=item.etag,
+        last_modified=item.last_modified,
+        storage_class=item.storage_class,
+    )
+
+
+def _next_upload_id_marker(page: ListMultipartUploadsResult) -> str:
+    # minio 7.2 stores NextUploadIdMarker under the attribute name "self._next_upload_id_marker",
+    # leaving ``next_upload_id_marker`` always None; read either so that a fixed SDK also works.
+    return page.next_upload_id_marker or getattr(page, "self._next_upload_id_marker", None) or ""
+
+
+def _transport_error_class(exc: urllib3_errors.HTTPError) -> type[errors.OSSError]:
+    """Timeout or connection failure, looking through the MaxRetryError urllib3 raises once
+    its retries are spent."""
+    if isinstance(exc, urllib3_errors.MaxRetryError) and exc.reason is not None:
+        exc = exc.reason
+    # NewConnectionError (refused, unresolvable host) subclasses ConnectTimeoutError.
+    if isinstance(exc, urllib3_errors.TimeoutError) and not isinstance(
+        exc, urllib3_errors.NewConnectionError
+    ):
+        return errors.RequestTimeoutError
+    return errors.ConnectionError
+
+
+class _ResponseBody:
+    """An object body over minio's urllib3 response: bytes as stored; closing frees the
+    connection (returned to the pool if the body was read to the end)."""
+
+    def __init__(self, response: Any) -> None:
+        self._response = response
+
+    def read(self, size: int = -1, /) -> bytes:
+        return self._response.read(None if size < 0 else size, decode_content=False)
+
+    def close(self) -> None:
+        self._response.close()
+        self._response.release_conn()
+
+
+class MinioClient(BaseOSSClient):
+    """S3 through the minio SDK (see the module docstring for the choices made)."""
+
+    provider = "minio"
+
+    def __init__(self, config: OSSConfig) -> None:
+        if config.endpoint is None:
+            raise errors.ConfigurationError(
+                "endpoint: the minio provider needs an endpoint (host[:port] or URL)"
+            )
+        super().__init__(config)
+
+    def _check_key(self, key: str) -> None:
+        """Also reject keys the minio SDK cannot address: blank ones, which its own checks
+        refuse, and ones with a "." or ".." segment, which urllib3 normalises out of the URL
+        (the request would then fail its signature check)."""
+        super()._check_key(key)
+        try:
+            check_object_name(key)
+        except ValueError:
+            raise errors.InvalidKeyError(
+                f"object key {key!r} is blank or has a '.' or '..' path segment, which the "
+                "minio SDK cannot address"
+            ) from None
+
+    def _create_sdk_client(self) -> Any:
+        config = self.config
+        pool_options: dict[str, Any] = {
+            "timeout": urllib3.Timeout(
+                connect=config.connect_timeout_s, read=config.read_timeout_s
+            ),
+            "maxsize": config.max_pool_connections,
+            "cert_reqs": "CERT_REQUIRED",
+            "ca_certs": os.environ.get("SSL_CERT_FILE") or certifi.where(),
+            "retries": urllib3.Retry(
+                total=config.max_retries,
+                backoff_factor=_RETRY_BACKOFF_FACTOR,
+                status_forcelist=_RETRY_STATUSES,
+                raise_on_status=False,
+            ),
+        }
+        http_client = (
+            urllib3.ProxyManager(config.proxy, **pool_options)
+            if config.proxy
+            else urllib3.PoolManager(**pool_options)
+        )
+        return Minio(
+            endpoint=config.endpoint,
+            access_key=config.access_key,
+            secret_key=config.secret_key,
+            session_token=config.session_token,
+            secure=config.secure,
+            region=config.region or DEFAULT_REGION,
+            http_client=http_client,
+        )
+
+    def _close_sdk_client(self, client: Any) -> None:
+        # minio keeps the pool it was given as ``_http`` (its own __del__ clears it the same
+        # way); reaching it through the client, not a driver attribute, cannot race with a
+        # client created again after close().
+        client._http.clear()
+
+    def _error_details(self, exc: Exception) -> errors.ErrorDetails | None:
+        if isinstance(exc, S3Error):
+            return errors.ErrorDetails(
+                message=exc.message or str(exc),
+                code=exc.code,
+                status=exc.response.status,
+                request_id=exc.request_id,
+            )
+        if isinstance(exc, ServerError):
+            return errors.ErrorDetails(str(exc), status=exc.status_code)
+        if isinstance(exc, InvalidResponseError):
+            # A non-XML error response; minio exposes its status only as ``_code``.
+            return errors.ErrorDetails(str(exc), status=exc._code)
+        if isinstance(exc, urllib3_errors.HTTPError):
+            return errors.ErrorDetails(str(exc), error_class=_transport_error_class(exc))
+        if isinstance(exc, ValueError) and not isinstance(exc, UnicodeError):
+            # minio's own argument checks; a UnicodeError (a header value http.client cannot
+            # encode) is left alone, as the boto3 backend leaves it.
+            return errors.ErrorDetails(str(exc), error_class=errors.InvalidArgumentError)
+        return None
+
+    # -- objects -------------------------------------------------------------------------
+
+    def _put_object(
+        self, bucket, key, data, content_type, metadata, md5, overwrite
+    ) -> WriteResult:
+        headers = {**_write_headers(content_type, metadata), "Content-MD5": md5}
+        if not overwrite:
+            headers["If-None-Match"] = "*"
+        result = self.sdk._put_object(bucket, key, bytes(data), headers)
+        return WriteResult(bucket, key, result.etag or None, result.version_id)
+
+    def _open_object(self, bucket, key, start, end) -> RawObjectBody:
+        response = self.sdk.get_object(
+            bucket, key, offset=start, length=0 if end is None else end - start
+        )
+        return _ResponseBody(response)
+
+    def _head_object(self, bucket, key) -> ObjectInfo:
+        stat = self.sdk.stat_object(bucket, key)
+        headers = stat.metadata
+        return ObjectInfo(
+            key=key,
+            size=stat.size,
+            etag=stat.etag or None,
+            last_modified=stat.last_modified,
+            content_type=stat.content_type,
+            metadata=_user_metadata(headers),
+            storage_class=headers.get("x-amz-storage-class", "STANDARD"),
+            version_id=stat.version_id,
+        )
+
+    def _delete_object(self, bucket, key) -> None:
+        self.sdk.remove_object(bucket, key)
+
+    def _delete_batch(self, bucket, keys) -> DeleteResult:
+        result = self.sdk._delete_objects(bucket, [DeleteObject(key) for key in keys], quiet=True)
+        failures = [
+            DeleteFailure(key, error.code, error.message or "")
+            for error in result.error_list
+            # An <Error> without a key (the whole request failed, sent with HTTP 200) fails
+            # every key of the batch.
+            for key in ([error.name] if error.name else keys)
+        ]
+        failed = {failure.key for failure in failures}
+        return DeleteResult([key for key in keys if key not in failed], failures)
+
+    def _copy_object(self, src_bucket, src_key, dst_bucket, dst_key, metadata) -> WriteResult:
+        # One CopyObject request, not sdk.copy_object: that first stats the source (an extra
+        # HEAD on every copy) to switch to a client-driven multipart copy above 5 GiB, where
+        # this driver, like the boto3 one, leaves the limit to the server.
+        headers = {
+            **CopySource(src_bucket, src_key).gen_copy_headers(),
+            "x-amz-metadata-directive": COPY,
+        }
+        if metadata is not None:
+            headers.update(_write_headers(None, metadata))
+            headers["x-amz-metadata-directive"] = REPLACE
+        response = self.sdk._execute("PUT", dst_bucket, dst_key, headers=headers)
+        etag, _ = parse_copy_object(response)
+        return WriteResult(dst_bucket, dst_key, etag, response.headers.get("x-amz-version-id"))
+
+    def _list_objects(self, bucket, prefix, delimiter, start_after, page_size):
+        # Pages are requested here rather than through sdk._list_objects, which yields each
+        # page's objects before its common prefixes: sorting one page at a time restores the
+        # server's key order. minio's parser url-decodes keys and prefixes (encoding-type=url).
+        query = {
+            "list-type": "2",
+            "prefix": prefix,
+            "delimiter": delimiter or "",
+            "max-keys": str(page_size),
+            "encoding-type": "url",
+        }
+        if start_after:
+            query["start-after"] = start_after
+        while True:
+            response = self.sdk._execute("GET", bucket, query_params=query)
+            items, truncated, token, _ = parse_list_objects(response)
+            entries = [_listing_entry(item) for item in items]
+            entries.sort(key=lambda entry: entry.key)
+            yield from entries
+            if not truncated or not token:
+                return
+            query["continuation-token"] = token
+
+    # -- multipart -----------------------------------------------------------------------
+
+    def _create_multipart_upload(self, bucket, key, content_type, metadata) -> str:
+        return self.sdk._create_multipart_upload(
+            bucket, key, _write_headers(content_type, metadata)
+        )
+
+    def _upload_part(self, bucket, key, upload_id, part_number, data, md5) -> PartInfo:
+        etag = self.sdk._upload_part(
+            bucket, key, bytes(data), {"Content-MD5": md5}, upload_id, part_number
+        )
+        return PartInfo(part_number, etag, len(data))
+
+    def _upload_part_copy(
+        self, bucket, key, upload_id, part_number, src_bucket, src_key, start, end
+    ) -> PartInfo:
+        headers = {
+            **CopySource(src_bucket, src_key).gen_copy_headers(),
+            "x-amz-copy-source-range": f"bytes={start}-{end - 1}",
+        }
+        etag, last_modified = self.sdk._upload_part_copy(
+            bucket, key, upload_id, part_number, headers
+        )
+        return PartInfo(part_number, etag, end - start, last_modified)
+
+    def _complete_multipart_upload(self, bucket, key, upload_id, parts) -> WriteResult:
+        result = self.sdk._complete_multipart_upload(
+            bucket, key, upload_id, [Part(part.part_number, part.etag) for part in parts]
+        )
+        return WriteResult(bucket, key, result.etag, result.version_id)
+
+    def _abort_multipart_upload(self, bucket, key, upload_id) -> None:
+        self.sdk._abort_multipart_upload(bucket, key, upload_id)
+
+    def _list_parts(self, bucket, key, upload_id) -> Iterator[PartInfo]:
+        marker = None
+        while True:
+            page = self.sdk._list_parts(bucket, key, upload_id, part_number_marker=marker)
+            for part in page.parts:
+                yield PartInfo(part.part_number, part.etag, part.size, part.last_modified)
+            if not page.is_truncated:
+                return
+            marker = page.next_part_number_marker
+
+    def _list_multipart_uploads(self, bucket, prefix) -> Iterator[MultipartUploadInfo]:
+        # Requested here rather than through sdk._list_multipart_uploads, which always asks for
+        # url-encoded keys and url-decodes whatever comes back: a server that echoes
+        # EncodingType=url without encoding the keys (SeaweedFS does) would see "+" turn into
+        # " ". Keys come unencoded, as the boto3 backend asks for them.
+        query = {"uploads": "", "prefix": prefix}
+        while True:
+            response = self.sdk._execute("GET", bucket, query_params=query)
+            page = ListMultipartUploadsResult(response)
+            for upload in page.uploads:
+                yield MultipartUploadInfo(
+                    upload.object_name, upload.upload_id, upload.initiated_time
+                )
+            if not page.is_truncated or not page.next_key_marker:
+                return
+            query["key-marker"] = page.next_key_marker
+            query["upload-id-marker"] = _next_upload_id_marker(page)
+
+    # -- URLs and buckets ----------------------------------------------------------------
+
+    def _presigned_url(self, bucket, key, method, expires_s) -> str:
+        return self.sdk.get_presigned_url(
+            method, bucket, key, expires=timedelta(seconds=expires_s)
+        )
+
+    def _list_buckets(self) -> list[BucketInfo]:
+        return [BucketInfo(item.name, item.creation_date) for item in self.sdk.list_buckets()]
+
+    def _create_bucket(self, bucket, region) -> None:
+        # minio creates buckets only in the client's region (any other raises ValueError,
+        # reported as InvalidArgumentError); None means that region.
+        self.sdk.make_bucket(bucket, location=region)
+
+    def _delete_bucket(self, bucket) -> None:
+        self.sdk.remove_bucket(bucket)
+
+    def _bucket_exists(self, bucket) -> bool:
+        return self.sdk.bucket_exists(bucket)
+
+    def _get_bucket_policy(self, bucket) -> str:
+        return self.sdk.get_bucket_policy(bucket)
+
+    def _set_bucket_policy(self, bucket, policy_json) -> None:
+        self.sdk.set_bucket_policy(bucket, policy_json)
+
+    def _delete_bucket_policy(self, bucket) -> None:
+        self.sdk.delete_bucket_policy(bucket)
