@@ -17,8 +17,8 @@ from typing import TYPE_CHECKING, Any
 from fsspec.callbacks import DEFAULT_CALLBACK, Callback
 from fsspec.spec import AbstractBufferedFile
 
-from .driver.upload import expected_multipart_etag
 from .driver.exceptions import UploadError
+from .driver.upload import expected_multipart_etag
 
 if TYPE_CHECKING:
     from .driver.types import PartInfo

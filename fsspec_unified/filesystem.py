@@ -244,7 +244,7 @@ class UnifiedFileSystem(AbstractFileSystem):
                 return error
 
         contents = self._map(fetch, paths)
-        return {name: data for name, data in zip(paths, contents)
+        return {name: data for name, data in zip(paths, contents, strict=True)
                 if on_error != "omit" or not isinstance(data, Exception)}
 
     def cat_ranges(self, paths, starts, ends, max_gap=None, on_error="return", **kwargs):
@@ -261,7 +261,7 @@ class UnifiedFileSystem(AbstractFileSystem):
             starts = [starts] * len(paths)
         if not isinstance(ends, list):
             ends = [ends] * len(paths)
-        return self._map(fetch, list(zip(paths, starts, ends)))
+        return self._map(fetch, list(zip(paths, starts, ends, strict=True)))
 
     def _open(self, path: str, mode: str = "rb", block_size: int | None = None,
               autocommit: bool = True, cache_options: dict | None = None,

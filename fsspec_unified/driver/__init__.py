@@ -15,6 +15,7 @@ from .models import OSSConfig
 _DRIVERS = {
     "s3": ("fsspec_unified.driver.aws_s3", "AWSS3Client"),
     "minio": ("fsspec_unified.driver.minio_client", "MinioClient"),
+    "oss": ("fsspec_unified.driver.oss_ali", "AliyunOSSClient"),
 }
 
 

@@ -185,6 +185,7 @@ _CLASS_BY_CODE: dict[str, type[OSSError]] = {
     "BucketAlreadyOwnedByYou": BucketAlreadyExistsError,
     "BucketNotEmpty": BucketNotEmptyError,
     "PreconditionFailed": PreconditionFailedError,
+    "FileAlreadyExists": ObjectExistsError,
     "InvalidBucketName": InvalidBucketNameError,
     "KeyTooLongError": InvalidKeyError,
     "InvalidObjectName": InvalidKeyError,

@@ -65,8 +65,16 @@ _RETRY_BACKOFF_FACTOR = 0.2
 
 
 def _write_headers(content_type: str | None, metadata: Mapping[str, str]) -> dict[str, str]:
-    """Request headers that set an object's content type and user metadata."""
-    headers = {_META_PREFIX + name: value for name, value in metadata.items()}
+    """Request headers that set an object's content type and user metadata.
+
+    Metadata must be US-ASCII, as boto3 also insists: anything else would be sent mangled (and
+    fail the signature check) or not at all. The ValueError becomes an InvalidArgumentError.
+    """
+    headers = {}
+    for name, value in metadata.items():
+        if not (name.isascii() and value.isascii()):
+            raise ValueError(f"metadata {name!r}: {value!r} is not US-ASCII")
+        headers[_META_PREFIX + name] = value
     if content_type:
         headers["Content-Type"] = content_type
     return headers
@@ -207,8 +215,8 @@ class MinioClient(BaseOSSClient):
         if isinstance(exc, urllib3_errors.HTTPError):
             return errors.ErrorDetails(str(exc), error_class=_transport_error_class(exc))
         if isinstance(exc, ValueError) and not isinstance(exc, UnicodeError):
-            # minio's own argument checks; a UnicodeError (a header value http.client cannot
-            # encode) is left alone, as the boto3 backend leaves it.
+            # Argument checks, minio's and _write_headers'. Not a UnicodeError, which is no
+            # argument check (a header http.client cannot encode, a response that is not UTF-8).
             return errors.ErrorDetails(str(exc), error_class=errors.InvalidArgumentError)
         return None
 

@@ -22,6 +22,7 @@ from .exceptions import ConfigurationError
 PROVIDERS = ("s3", "minio", "oss")
 PROVIDER_ALIASES = {"aws": "s3", "aliyun": "oss"}
 ENV_PREFIX = "FSSPEC_UNIFIED_"
+SIGNATURE_VERSIONS = ("v1", "v4")
 
 _REGION_PATTERN = re.compile(r"[a-z0-9][a-z0-9-]*[a-z0-9]")
 _HOST_PATTERN = re.compile(r"[A-Za-z0-9]([A-Za-z0-9.-]*[A-Za-z0-9])?|\[[0-9A-Fa-f:.]+\]")
@@ -60,6 +61,7 @@ class OSSConfig:
     proxy: str | None = None
     provider: str = "s3"
     session_token: str | None = field(default=None, repr=False)
+    signature_version: str = "v4"
     connect_timeout_s: float = 10.0
     read_timeout_s: float = 60.0
     max_retries: int = 3
@@ -94,6 +96,11 @@ class OSSConfig:
         for name in ("connect_timeout_s", "read_timeout_s"):
             if not getattr(self, name) > 0:
                 raise ConfigurationError(f"{name}: must be a positive number of seconds")
+        if self.signature_version not in SIGNATURE_VERSIONS:
+            raise ConfigurationError(
+                f"signature_version: {self.signature_version!r} is not one of "
+                f"{', '.join(SIGNATURE_VERSIONS)}"
+            )
         if self.max_retries < 0:
             raise ConfigurationError("max_retries: must be 0 or more")
         if self.max_pool_connections < 1:
