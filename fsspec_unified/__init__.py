@@ -1,19 +1,38 @@
 """fsspec-unified: one fsspec filesystem over Aliyun OSS, AWS S3 and MinIO.
 
-The public API: :class:`OSSConfig` describes a store, :func:`create_client` gives the driver for
-it, and :mod:`fsspec_unified.exceptions` holds every error raised.
+The public API: :class:`UnifiedFileSystem` (registered with fsspec as ``unified://``),
+:class:`TransferManager` for large, resumable, verified transfers, :class:`OSSConfig` and
+:func:`create_client` for the driver layer underneath, the progress callbacks, and
+:mod:`fsspec_unified.exceptions` with every error raised.
 """
 
 from . import exceptions
 from .driver import BaseOSSClient, create_client
+from .driver.callbacks import (
+    ConsoleProgressCallback,
+    FileProgressCallback,
+    ProgressCallback,
+)
 from .driver.models import OSSConfig, TransferProgress
+from .driver.retry import RetryPolicy
+from .driver.transfer_config import TransferConfig, TransferResult
+from .driver.transfer_manager import TransferManager
+from .filesystem import UnifiedFileSystem
 
 __version__ = "0.1.0"
 
 __all__ = [
     "BaseOSSClient",
+    "ConsoleProgressCallback",
+    "FileProgressCallback",
     "OSSConfig",
+    "ProgressCallback",
+    "RetryPolicy",
+    "TransferConfig",
+    "TransferManager",
     "TransferProgress",
+    "TransferResult",
+    "UnifiedFileSystem",
     "__version__",
     "create_client",
     "exceptions",

@@ -451,9 +451,13 @@ class UnifiedFileSystem(AbstractFileSystem):
             raise FileExistsError(path)
 
     def rmdir(self, path: str) -> None:
+        """Delete an empty bucket; for a deeper path, nothing (a prefix vanishes with its
+        last object) unless the path is an object, which is not a directory."""
         bucket, key = self.split_path(path)
         if key:
-            return  # a prefix vanishes with its last object
+            if self.isfile(path):
+                raise NotADirectoryError(path)
+            return
         self.client.delete_bucket(bucket)
         self.invalidate_cache(bucket)
         self.invalidate_cache("")

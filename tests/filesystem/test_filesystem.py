@@ -372,3 +372,29 @@ def test_missing_and_wrong_kind_paths_raise_fsspec_errors(ufs, root):
         ufs.cat_file(root.split("/")[0])
     with pytest.raises(FileNotFoundError):
         ufs.ls("no-such-bucket-anywhere")
+    with pytest.raises(NotADirectoryError):
+        ufs.rmdir(f"{root}/file")
+
+
+def test_options_from_environment_variables(s3_server, provider, root):
+    """``FSSPEC_UNIFIED_<OPTION>`` variables reach the filesystem through fsspec's config."""
+    import os
+    import subprocess
+    import sys
+
+    env = {
+        **os.environ,
+        "FSSPEC_UNIFIED_PROVIDER": provider,
+        "FSSPEC_UNIFIED_ENDPOINT": s3_server.endpoint_url,
+        "FSSPEC_UNIFIED_ACCESS_KEY": s3_server.access_key,
+        "FSSPEC_UNIFIED_SECRET_KEY": s3_server.secret_key,
+        "FSSPEC_UNIFIED_MAX_WORKERS": "3",
+    }
+    script = (
+        "import fsspec, sys; fs = fsspec.filesystem('unified'); "
+        f"fs.pipe('{root}/env', b'from env'); "
+        "sys.stdout.write(str(fs.options.max_workers) + fs.cat('" + root + "/env').decode())"
+    )
+    result = subprocess.run([sys.executable, "-c", script], env=env, capture_output=True,
+                            text=True, timeout=60, check=True)
+    assert result.stdout == "3from env"

@@ -51,6 +51,8 @@ def test_sigkilled_upload_resumes_with_only_the_missing_parts(
             files = list(checkpoints.glob("upload-*.json")) if checkpoints.exists() else []
             record = store.load(files[0]) if files else None
             if record is not None and len(record.parts_completed) >= 5:
+                checkpoint_text = files[0].read_text()
+                checkpoint_mode = files[0].stat().st_mode & 0o777
                 break
             assert process.poll() is None, "the uploader ended before it could be killed"
             assert time.monotonic() < deadline, "the uploader made no progress"
@@ -61,6 +63,9 @@ def test_sigkilled_upload_resumes_with_only_the_missing_parts(
         if process.poll() is None:
             process.kill()
 
+    assert s3_server.secret_key not in checkpoint_text
+    assert s3_server.access_key not in checkpoint_text
+    assert checkpoint_mode == 0o600
     (upload,) = client.list_multipart_uploads(bucket, prefix)
     on_server = len(list(client.list_parts(bucket, key, upload.upload_id)))
     total_parts = size // part_size + 1

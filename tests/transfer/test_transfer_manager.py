@@ -190,6 +190,44 @@ def test_persistently_corrupted_part_fails_loudly_and_leaves_nothing(
     assert no_uploads_left(client, bucket, prefix)
 
 
+def test_etag_mismatch_after_completion_is_an_upload_error_and_deletes_the_object(
+    manager, client, bucket, prefix, source_file, monkeypatch
+):
+    """A server that stores something else than what was sent cannot be produced on demand,
+    so the completed upload's reported ETag is falsified here."""
+    from dataclasses import replace as replace_record
+
+    path, _ = source_file(11 * MIB, seed=17)
+    real_complete = client.complete_multipart_upload
+
+    def complete_and_misreport(*args, **kwargs):
+        return replace_record(real_complete(*args, **kwargs), etag="0" * 32 + "-3")
+
+    monkeypatch.setattr(client, "complete_multipart_upload", complete_and_misreport)
+    with pytest.raises(exceptions.UploadError, match="does not match"):
+        manager.upload_file(client, path, prefix + "mismatch", bucket=bucket)
+    assert not client.object_exists(bucket, prefix + "mismatch")
+
+
+def test_threads_and_file_handles_are_released(client, bucket, prefix, source_file, tmp_path):
+    path, _ = source_file(16 * MIB, seed=18)
+    manager = TransferManager(max_workers=4)
+    manager.upload_file(client, path, prefix + "warm-up", bucket=bucket)  # pools warmed up
+    threads_before = threading.active_count()
+    fds_before = len(os.listdir("/proc/self/fd"))
+    for round_number in range(3):
+        manager.upload_file(client, path, prefix + f"r{round_number}", bucket=bucket)
+        manager.download_file(client, prefix + f"r{round_number}", tmp_path / "r.bin",
+                              bucket=bucket)
+        handle = manager.submit_upload(client, path, prefix + "c", bucket=bucket)
+        handle.cancel()
+        with pytest.raises(exceptions.TransferCancelledError):
+            handle.result(timeout=60)
+    manager.shutdown()
+    assert threading.active_count() <= threads_before
+    assert len(os.listdir("/proc/self/fd")) <= fds_before + 2  # pooled connections may vary
+
+
 def test_cancel_aborts_and_leaves_no_upload(client, bucket, prefix, source_file, tmp_path):
     path, _ = source_file(20 * MIB, seed=8)
     manager = TransferManager(rate_limit_bytes_per_s=8 * MIB, checkpoint_dir=tmp_path / "c")
