@@ -45,6 +45,7 @@ class UnifiedFile(AbstractBufferedFile):
         self._parts: list[Future[PartInfo]] = []
         self._pool: ThreadPoolExecutor | None = None
         self._slots = threading.BoundedSemaphore(fs.options.max_workers)
+        self._callback_lock = threading.Lock()  # parts finish on several threads
         if mode in ("wb", "xb"):
             caps = fs.client.capabilities
             size = fs.options.block_size if block_size in ("default", None) else block_size
@@ -107,7 +108,8 @@ class UnifiedFile(AbstractBufferedFile):
     def _send_part(self, number: int, body: bytes) -> PartInfo:
         try:
             part = self.fs.client.upload_part(self.bucket, self.key, self._upload_id, number, body)
-            self.callback.relative_update(len(body))
+            with self._callback_lock:
+                self.callback.relative_update(len(body))
             return part
         finally:
             self._slots.release()

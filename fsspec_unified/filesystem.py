@@ -343,9 +343,9 @@ class UnifiedFileSystem(AbstractFileSystem):
         callback.set_size(size)
         if size <= self._copy_threshold_bytes:
             self.client.copy_object(src_bucket, src_key, dst_bucket, dst_key)
+            callback.relative_update(size)
         else:
             self._multipart_copy(src_bucket, src_key, dst_bucket, dst_key, size, callback)
-        callback.relative_update(size if size <= self._copy_threshold_bytes else 0)
         self.invalidate_cache(path2)
 
     @property
@@ -359,11 +359,14 @@ class UnifiedFileSystem(AbstractFileSystem):
         ranges = [(n + 1, start, min(start + part_size, size))
                   for n, start in enumerate(range(0, size, part_size))]
 
+        lock = threading.Lock()
+
         def copy_part(args):
             number, start, end = args
             part = self.client.upload_part_copy(dst_bucket, dst_key, upload_id, number,
                                                 src_bucket, src_key, start, end)
-            callback.relative_update(end - start)
+            with lock:
+                callback.relative_update(end - start)
             return part
 
         try:

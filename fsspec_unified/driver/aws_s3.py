@@ -267,10 +267,11 @@ class AWSS3Client(BaseOSSClient):
             page = self.sdk.list_multipart_uploads(**request)
             for item in page.get("Uploads", []):
                 yield MultipartUploadInfo(item["Key"], item["UploadId"], item.get("Initiated"))
-            if not page.get("IsTruncated"):
+            # A truncated page without NextKeyMarker (SeaweedFS sends them) ends the listing.
+            if not page.get("IsTruncated") or not page.get("NextKeyMarker"):
                 return
             request["KeyMarker"] = page["NextKeyMarker"]
-            request["UploadIdMarker"] = page["NextUploadIdMarker"]
+            request["UploadIdMarker"] = page.get("NextUploadIdMarker", "")
 
     # -- URLs and buckets ----------------------------------------------------------------
 

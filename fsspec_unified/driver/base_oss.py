@@ -425,6 +425,8 @@ class BaseOSSClient(ABC):
         self._check_object(bucket, key)
         self._check_object(src_bucket, src_key)
         self._check_part_number(part_number)
+        if end is None:
+            raise errors.InvalidRangeError("upload_part_copy needs an end", key=key)
         _check_range(start, end, operation="upload_part_copy", bucket=bucket, key=key)
         if end <= start:
             raise errors.InvalidRangeError(f"empty copy range [{start}, {end})", key=key)
@@ -482,7 +484,7 @@ class BaseOSSClient(ABC):
         if method not in ("GET", "PUT"):
             raise errors.InvalidArgumentError(f"presigned URLs are for GET or PUT, not {method}")
         limit = self.capabilities.max_presign_expiry_s
-        if not isinstance(expires_s, int) or not 1 <= expires_s <= limit:
+        if not _is_count(expires_s) or not 1 <= expires_s <= limit:
             raise errors.InvalidArgumentError(
                 f"expires_s must be a whole number of seconds from 1 to {limit}"
             )
@@ -580,14 +582,14 @@ class BaseOSSClient(ABC):
         self._check_key(key)
 
     def _check_part_number(self, part_number: int) -> None:
-        if not isinstance(part_number, int) or not 1 <= part_number <= self.capabilities.max_parts:
+        if not _is_count(part_number) or not 1 <= part_number <= self.capabilities.max_parts:
             raise errors.InvalidArgumentError(
                 f"part_number must be from 1 to {self.capabilities.max_parts}, got {part_number!r}"
             )
 
     def _check_part_size(self, part_size: int) -> None:
         caps = self.capabilities
-        if not isinstance(part_size, int) or not (
+        if not _is_count(part_size) or not (
             caps.min_part_size_bytes <= part_size <= caps.max_part_size_bytes
         ):
             raise errors.InvalidArgumentError(
@@ -723,6 +725,11 @@ class BaseOSSClient(ABC):
     def _delete_bucket_policy(self, bucket: str) -> None: ...
 
 
+def _is_count(value: object) -> bool:
+    """An ``int`` that is not a ``bool`` (``True`` would otherwise pass as 1)."""
+    return isinstance(value, int) and not isinstance(value, bool)
+
+
 def _is_ip_address(name: str) -> bool:
     try:
         ipaddress.ip_address(name)
@@ -737,7 +744,7 @@ def _check_range(
     """Validate a ``[start, end)`` range and return it with ``start`` defaulted to 0."""
     first = 0 if start is None else start
     for name, value in (("start", first), ("end", end)):
-        if value is not None and (not isinstance(value, int) or value < 0):
+        if value is not None and (not _is_count(value) or value < 0):
             raise errors.InvalidRangeError(
                 f"range {name} must be a non-negative integer, got {value!r}",
                 operation=operation, bucket=bucket, key=key,

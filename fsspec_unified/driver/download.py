@@ -40,6 +40,7 @@ class FileDownload(TransferJob):
         if not os.access(directory, os.W_OK):
             raise PermissionError(f"destination directory {directory} is not writable")
         info = self.retry(lambda: self.client.head_object(self.bucket, self.key), "head_object")
+        self.start_tracking(info.size)
         part_size = max(self.config.part_size_bytes, 1)
         part_count = max(1, -(-info.size // part_size))
         checkpoint = self.checkpoint_path(destination)

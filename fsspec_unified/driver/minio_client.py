@@ -18,6 +18,9 @@ Decisions:
   uploads are always real server-side uploads.
 * Bodies are read as stored (``decode_content=False``), like boto3: urllib3 would otherwise
   decompress an object stored with ``Content-Encoding: gzip``.
+* Keys the SDK cannot address are refused before any request (:class:`InvalidKeyError`):
+  blank keys, which minio's own checks reject, and keys with a ``.`` or ``..`` segment, which
+  urllib3 normalises out of the URL.
 * Without access keys requests are anonymous; minio has no implicit credential chain here.
 """
 
@@ -70,7 +73,7 @@ def _write_headers(content_type: str | None, metadata: Mapping[str, str]) -> dic
     Metadata must be US-ASCII, as boto3 also insists: anything else would be sent mangled (and
     fail the signature check) or not at all. The ValueError becomes an InvalidArgumentError.
     """
-    headers = {}
+    headers: dict[str, str] = {}
     for name, value in metadata.items():
         if not (name.isascii() and value.isascii()):
             raise ValueError(f"metadata {name!r}: {value!r} is not US-ASCII")
@@ -112,11 +115,10 @@ def _next_upload_id_marker(page: ListMultipartUploadsResult) -> str:
 def _transport_error_class(exc: urllib3_errors.HTTPError) -> type[errors.OSSError]:
     """Timeout or connection failure, looking through the MaxRetryError urllib3 raises once
     its retries are spent."""
-    if isinstance(exc, urllib3_errors.MaxRetryError) and exc.reason is not None:
-        exc = exc.reason
+    cause = exc.reason if isinstance(exc, urllib3_errors.MaxRetryError) else exc
     # NewConnectionError (refused, unresolvable host) subclasses ConnectTimeoutError.
-    if isinstance(exc, urllib3_errors.TimeoutError) and not isinstance(
-        exc, urllib3_errors.NewConnectionError
+    if isinstance(cause, urllib3_errors.TimeoutError) and not isinstance(
+        cause, urllib3_errors.NewConnectionError
     ):
         return errors.RequestTimeoutError
     return errors.ConnectionError
@@ -361,6 +363,7 @@ class MinioClient(BaseOSSClient):
                 yield MultipartUploadInfo(
                     upload.object_name, upload.upload_id, upload.initiated_time
                 )
+            # A truncated page without NextKeyMarker (SeaweedFS sends them) ends the listing.
             if not page.is_truncated or not page.next_key_marker:
                 return
             query["key-marker"] = page.next_key_marker

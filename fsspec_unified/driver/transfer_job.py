@@ -18,7 +18,7 @@ from typing import TypeVar
 from . import exceptions as errors
 from .bandwidth import TokenBucket
 from .base_oss import BaseOSSClient
-from .callbacks import ProgressTracker
+from .callbacks import ProgressCallback, ProgressTracker
 from .checkpoint import CheckpointStore
 from .models import TransferProgress, utc_now
 from .transfer_config import TransferConfig
@@ -36,14 +36,15 @@ class TransferJob:
         client: BaseOSSClient,
         bucket: str,
         key: str,
-        tracker: ProgressTracker,
+        progress_callback: ProgressCallback | None,
         control: TransferControl,
     ) -> None:
         self.config = config
         self.client = client
         self.bucket = bucket
         self.key = key
-        self.tracker = tracker
+        self._progress_callback = progress_callback
+        self.tracker = ProgressTracker(0)  # replaced by start_tracking once the size is known
         self.control = control
         self.store = CheckpointStore(config.checkpoint_dir) if config.resumable else None
         self._limiter = (
@@ -51,6 +52,10 @@ class TransferJob:
         )
         self._state_lock = threading.Lock()
         self.started = time.monotonic()
+
+    def start_tracking(self, total_bytes: int) -> None:
+        """Begin reporting progress against ``total_bytes`` (0 when unknown)."""
+        self.tracker = ProgressTracker(total_bytes, self._progress_callback)
 
     def elapsed_s(self) -> float:
         return time.monotonic() - self.started

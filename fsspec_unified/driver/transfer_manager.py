@@ -22,7 +22,7 @@ from dataclasses import replace
 from typing import Any, BinaryIO
 
 from .base_oss import BaseOSSClient
-from .callbacks import ProgressTracker, as_progress_callback
+from .callbacks import as_progress_callback
 from .download import FileDownload
 from .exceptions import ConfigurationError
 from .retry import RetryPolicy
@@ -33,7 +33,6 @@ from .transfer_config import (
     TransferResult,
 )
 from .transfer_control import TransferControl, TransferHandle
-from .transfer_job import TransferJob
 from .upload import FileUpload, PartBodyHook, StreamUpload, UploadJob
 
 
@@ -70,8 +69,8 @@ class TransferManager:
     ) -> TransferResult:
         """Upload a local file: one PUT when small, else a concurrent multipart upload."""
         job = self._upload_job(
-            FileUpload, client, object_name, bucket, os.path.getsize(local_file),
-            progress_callback, control, content_type, metadata,
+            FileUpload, client, object_name, bucket, progress_callback, control, content_type,
+            metadata,
         )
         return job.run(local_file)
 
@@ -93,10 +92,10 @@ class TransferManager:
         ``size_hint`` is the total reported to progress callbacks, if known.
         """
         job = self._upload_job(
-            StreamUpload, client, object_name, bucket, size_hint, progress_callback, control,
+            StreamUpload, client, object_name, bucket, progress_callback, control,
             content_type, metadata,
         )
-        return job.run(stream)
+        return job.run(stream, size_hint)
 
     def download_file(
         self,
@@ -109,12 +108,9 @@ class TransferManager:
         control: TransferControl | None = None,
     ) -> TransferResult:
         """Download an object to a local file with parallel ranged GETs, atomically."""
-        bucket = self._bucket(client, bucket)
-        size = client.head_object(bucket, object_name).size
         job = FileDownload(
-            self.config, client, bucket, object_name,
-            ProgressTracker(size, as_progress_callback(progress_callback)),
-            control or TransferControl(),
+            self.config, client, self._bucket(client, bucket), object_name,
+            as_progress_callback(progress_callback), control or TransferControl(),
         )
         return job.run(local_file)
 
@@ -155,14 +151,12 @@ class TransferManager:
 
     def _upload_job(
         self, job_class: type[UploadJob], client: BaseOSSClient, object_name: str,
-        bucket: str | None, total_bytes: int, progress_callback: Any,
-        control: TransferControl | None, content_type: str | None,
-        metadata: dict[str, str] | None,
-    ) -> TransferJob:
+        bucket: str | None, progress_callback: Any, control: TransferControl | None,
+        content_type: str | None, metadata: dict[str, str] | None,
+    ) -> UploadJob:
         job = job_class(
             self.config, client, self._bucket(client, bucket), object_name,
-            ProgressTracker(total_bytes, as_progress_callback(progress_callback)),
-            control or TransferControl(),
+            as_progress_callback(progress_callback), control or TransferControl(),
         )
         job.content_type = content_type
         job.metadata = metadata

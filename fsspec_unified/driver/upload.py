@@ -151,6 +151,7 @@ class FileUpload(UploadJob):
         path = os.path.abspath(path)
         stat = os.stat(path)
         size = stat.st_size
+        self.start_tracking(size)
         part_size = choose_part_size(size, self.config.part_size_bytes, self.client.capabilities)
         if size <= part_size:
             with open(path, "rb") as handle:
@@ -275,7 +276,9 @@ class StreamUpload(UploadJob):
     parts. A stream cannot be re-read, so this upload is not resumable; a failure aborts it.
     """
 
-    def run(self, stream: BinaryIO) -> TransferResult:
+    def run(self, stream: BinaryIO, size_hint: int = 0) -> TransferResult:
+        """Upload ``stream``; ``size_hint`` is the total reported to progress, if known."""
+        self.start_tracking(size_hint)
         part_size = max(self.config.part_size_bytes, self.client.capabilities.min_part_size_bytes)
         first = _read_full(stream, part_size)
         second = _read_full(stream, part_size) if len(first) == part_size else b""
