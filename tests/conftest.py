@@ -1,22 +1,45 @@
 """Shared fixtures: one real SeaweedFS S3 server for the whole session, clients per provider.
 
 Every test that talks to storage runs against that server over HTTP; nothing mocks an SDK.
-Tests isolate themselves by bucket or by a unique key prefix, never by cleaning up the server,
-because SeaweedFS keeps emptied prefixes listed as directories for minutes.
+The ``oss`` provider reaches the same server through the OSS-protocol gateway. Tests isolate
+themselves by bucket or by a unique key prefix rather than by cleaning up the server.
 """
 
 from __future__ import annotations
 
 import uuid
 from collections.abc import Iterator
+from dataclasses import dataclass
 
 import pytest
 
-from fsspec_unified import BaseOSSClient, create_client
+from fsspec_unified import BaseOSSClient, OSSConfig, create_client
 from fsspec_unified.local_server import LocalS3Server
+from fsspec_unified.testing.oss_gateway import OSSGateway
+
+OSS_REGION = "cn-hangzhou"
 
 # Every provider whose driver must pass the shared suites.
-PROVIDERS = ["s3", "minio"]
+PROVIDERS = ["s3", "minio", "oss"]
+
+
+@dataclass(frozen=True)
+class Store:
+    """Where one provider's client connects: the S3 server itself, or the OSS gateway."""
+
+    provider: str
+    endpoint_url: str
+    access_key: str
+    secret_key: str
+    region: str
+
+    def config(self, **overrides) -> OSSConfig:
+        values = {
+            "provider": self.provider, "endpoint": self.endpoint_url,
+            "access_key": self.access_key, "secret_key": self.secret_key,
+            "region": self.region, **overrides,
+        }
+        return OSSConfig(**values)
 
 
 @pytest.fixture(scope="session")
@@ -27,14 +50,32 @@ def s3_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LocalS3Serve
     server.stop(timeout_s=15)
 
 
+@pytest.fixture(scope="session")
+def oss_gateway(s3_server: LocalS3Server) -> Iterator[OSSGateway]:
+    """Aliyun OSS's protocol, verified and translated, in front of the same server."""
+    with OSSGateway(s3_server.endpoint_url, s3_server.access_key, s3_server.secret_key,
+                    region=OSS_REGION) as gateway:
+        yield gateway
+
+
 @pytest.fixture(scope="session", params=PROVIDERS)
 def provider(request: pytest.FixtureRequest) -> str:
     return request.param
 
 
 @pytest.fixture(scope="session")
-def client(s3_server: LocalS3Server, provider: str) -> Iterator[BaseOSSClient]:
-    with create_client(s3_server.config(provider)) as driver:
+def store(s3_server: LocalS3Server, provider: str, request: pytest.FixtureRequest) -> Store:
+    if provider == "oss":
+        gateway = request.getfixturevalue("oss_gateway")
+        return Store(provider, gateway.endpoint_url, s3_server.access_key, s3_server.secret_key,
+                     OSS_REGION)
+    return Store(provider, s3_server.endpoint_url, s3_server.access_key, s3_server.secret_key,
+                 "us-east-1")
+
+
+@pytest.fixture(scope="session")
+def client(store: Store) -> Iterator[BaseOSSClient]:
+    with create_client(store.config()) as driver:
         yield driver
 
 

@@ -347,9 +347,9 @@ def test_presigned_url_arguments_are_validated(client, bucket, method, expires_s
         client.presigned_url(bucket, "key", method=method, expires_s=expires_s)
 
 
-def test_public_url_names_endpoint_bucket_and_quoted_key(client, bucket, s3_server):
+def test_public_url_names_endpoint_bucket_and_quoted_key(client, bucket, store):
     url = client.public_url(bucket, "dir/with space+plus")
-    assert url == f"{s3_server.endpoint_url}/{bucket}/dir/with%20space%2Bplus"
+    assert url == f"{store.endpoint_url}/{bucket}/dir/with%20space%2Bplus"
 
 
 # -- buckets and policies --------------------------------------------------------------------
@@ -421,8 +421,8 @@ def test_missing_bucket_raises_bucket_not_found(client, new_bucket_name):
         client.delete_bucket(new_bucket_name)
 
 
-def test_wrong_secret_raises_authentication_error(s3_server, provider, bucket):
-    wrong = create_client(s3_server.config(provider, secret_key="not-the-secret"))
+def test_wrong_secret_raises_authentication_error(store, bucket):
+    wrong = create_client(store.config(secret_key="not-the-secret"))
     with pytest.raises(exceptions.AuthenticationError) as caught:
         wrong.list_buckets()
     assert isinstance(caught.value, PermissionError)

@@ -10,28 +10,28 @@ import pytest
 from fsspec_unified.filesystem import UnifiedFileSystem
 
 
-def storage_options(server, provider: str, **extra) -> dict:
+def storage_options(store, **extra) -> dict:
     """Storage options as a user would pass them (s3fs-style names on purpose)."""
     return {
-        "provider": provider,
-        "endpoint_url": server.endpoint_url,
-        "key": server.access_key,
-        "secret": server.secret_key,
-        "region": "us-east-1",
+        "provider": store.provider,
+        "endpoint_url": store.endpoint_url,
+        "key": store.access_key,
+        "secret": store.secret_key,
+        "region": store.region,
         **extra,
     }
 
 
 @pytest.fixture(scope="session")
-def fs_bucket(s3_server, client, provider) -> str:
+def fs_bucket(client, provider) -> str:
     name = f"fs-{provider}"
     client.create_bucket(name)
     return name
 
 
 @pytest.fixture
-def ufs(s3_server, provider, fs_bucket) -> UnifiedFileSystem:
-    fs = fsspec.filesystem("unified", **storage_options(s3_server, provider))
+def ufs(store, fs_bucket) -> UnifiedFileSystem:
+    fs = fsspec.filesystem("unified", **storage_options(store))
     fs.invalidate_cache()
     return fs
 

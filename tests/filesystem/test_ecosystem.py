@@ -16,8 +16,8 @@ def frame() -> pd.DataFrame:
                          "value": [i * 0.5 for i in range(1000)]})
 
 
-def test_pandas_csv_and_parquet_through_urls(s3_server, provider, root, frame):
-    options = storage_options(s3_server, provider)
+def test_pandas_csv_and_parquet_through_urls(store, root, frame):
+    options = storage_options(store)
     frame.to_csv(f"unified://{root}/table.csv", index=False, storage_options=options)
     back = pd.read_csv(f"unified://{root}/table.csv", storage_options=options)
     pd.testing.assert_frame_equal(back, frame)
@@ -45,11 +45,11 @@ def test_pyarrow_dataset_through_fsspec_handler(ufs, root, frame):
     assert sorted(table.column("id").to_pylist()) == list(range(900))
 
 
-def test_dask_read_parquet_on_a_distributed_cluster(s3_server, provider, root, frame):
+def test_dask_read_parquet_on_a_distributed_cluster(store, root, frame):
     import dask.dataframe as dask_dataframe
     from distributed import Client, LocalCluster
 
-    options = storage_options(s3_server, provider)
+    options = storage_options(store)
     for part in range(4):
         frame.iloc[part * 250:(part + 1) * 250].to_parquet(
             f"unified://{root}/dask/part-{part}.parquet", storage_options=options, index=False

@@ -50,19 +50,19 @@ def test_protocol_is_registered_by_entry_point():
     assert fsspec.get_filesystem_class("unified") is UnifiedFileSystem
 
 
-def test_fsspec_open_with_url_and_storage_options(s3_server, provider, root, ufs):
-    options = storage_options(s3_server, provider)
+def test_fsspec_open_with_url_and_storage_options(store, root, ufs):
+    options = storage_options(store)
     with fsspec.open(f"unified://{root}/via-url.txt", "wb", **options) as handle:
         handle.write(b"hello")
     with fsspec.open(f"unified://{root}/via-url.txt", "rb", **options) as handle:
         assert handle.read() == b"hello"
 
 
-def test_options_from_fsspec_config(s3_server, provider, root, monkeypatch):
+def test_options_from_fsspec_config(store, root, monkeypatch):
     monkeypatch.setitem(
         fsspec.config.conf, "unified",
-        {"provider": provider, "endpoint": s3_server.endpoint_url,
-         "access_key": s3_server.access_key, "secret_key": s3_server.secret_key},
+        {"provider": store.provider, "endpoint": store.endpoint_url, "region": store.region,
+         "access_key": store.access_key, "secret_key": store.secret_key},
     )
     fs = fsspec.filesystem("unified", skip_instance_cache=True)
     fs.pipe(f"{root}/configured", b"x")
@@ -84,19 +84,19 @@ def test_bad_options_raise_value_error_naming_the_option(options, named):
         UnifiedFileSystem(skip_instance_cache=True, **options)
 
 
-def test_provider_aliases_and_s3fs_names(s3_server, root, provider):
-    alias = {"s3": "aws", "minio": "minio"}[provider]
+def test_provider_aliases_and_s3fs_names(store, root, provider):
+    alias = {"s3": "aws", "minio": "minio", "oss": "aliyun"}[provider]
     fs = UnifiedFileSystem(
-        provider=alias, client_kwargs={"endpoint_url": s3_server.endpoint_url,
-                                       "region_name": "us-east-1"},
-        key=s3_server.access_key, secret=s3_server.secret_key, skip_instance_cache=True,
+        provider=alias, client_kwargs={"endpoint_url": store.endpoint_url,
+                                       "region_name": store.region},
+        key=store.access_key, secret=store.secret_key, skip_instance_cache=True,
     )
     assert fs.client.provider == provider
     assert fs.exists(root.split("/")[0])
 
 
-def test_wrong_secret_is_a_permission_error(s3_server, provider, fs_bucket):
-    fs = UnifiedFileSystem(**storage_options(s3_server, provider, secret="wrong"),
+def test_wrong_secret_is_a_permission_error(store, fs_bucket):
+    fs = UnifiedFileSystem(**storage_options(store, secret="wrong"),
                            skip_instance_cache=True)
     with pytest.raises(PermissionError):
         fs.ls(fs_bucket)
@@ -376,7 +376,7 @@ def test_missing_and_wrong_kind_paths_raise_fsspec_errors(ufs, root):
         ufs.rmdir(f"{root}/file")
 
 
-def test_options_from_environment_variables(s3_server, provider, root):
+def test_options_from_environment_variables(store, provider, root):
     """``FSSPEC_UNIFIED_<OPTION>`` variables reach the filesystem through fsspec's config."""
     import os
     import subprocess
@@ -385,9 +385,10 @@ def test_options_from_environment_variables(s3_server, provider, root):
     env = {
         **os.environ,
         "FSSPEC_UNIFIED_PROVIDER": provider,
-        "FSSPEC_UNIFIED_ENDPOINT": s3_server.endpoint_url,
-        "FSSPEC_UNIFIED_ACCESS_KEY": s3_server.access_key,
-        "FSSPEC_UNIFIED_SECRET_KEY": s3_server.secret_key,
+        "FSSPEC_UNIFIED_ENDPOINT": store.endpoint_url,
+        "FSSPEC_UNIFIED_ACCESS_KEY": store.access_key,
+        "FSSPEC_UNIFIED_SECRET_KEY": store.secret_key,
+        "FSSPEC_UNIFIED_REGION": store.region,
         "FSSPEC_UNIFIED_MAX_WORKERS": "3",
     }
     script = (

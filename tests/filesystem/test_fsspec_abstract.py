@@ -12,10 +12,10 @@ from tests.filesystem.conftest import storage_options
 
 class UnifiedFixtures(abstract.AbstractFixtures):
     @pytest.fixture
-    def fs(self, s3_server, provider, fs_bucket):
+    def fs(self, store, fs_bucket):
         import fsspec
 
-        fs = fsspec.filesystem("unified", **storage_options(s3_server, provider))
+        fs = fsspec.filesystem("unified", **storage_options(store))
         fs.invalidate_cache()
         return fs
 

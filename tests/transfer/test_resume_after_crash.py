@@ -26,7 +26,7 @@ REPO_ROOT = Path(__file__).resolve().parents[2]
 
 
 def test_sigkilled_upload_resumes_with_only_the_missing_parts(
-    s3_server, client, provider, bucket, prefix, tmp_path
+    store, client, provider, bucket, prefix, tmp_path
 ):
     part_size, size = 5 * MIB, 64 * MIB
     path = tmp_path / "big.bin"
@@ -35,8 +35,8 @@ def test_sigkilled_upload_resumes_with_only_the_missing_parts(
     key = prefix + "killed.bin"
     checkpoints = tmp_path / "checkpoints"
     job = {
-        "provider": provider, "endpoint": s3_server.endpoint_url,
-        "access_key": s3_server.access_key, "secret_key": s3_server.secret_key,
+        "provider": provider, "endpoint": store.endpoint_url,
+        "access_key": store.access_key, "secret_key": store.secret_key, "region": store.region,
         "bucket": bucket, "key": key, "path": str(path), "checkpoint_dir": str(checkpoints),
         "part_size": part_size, "rate_limit": 16 * MIB,
     }
@@ -45,11 +45,11 @@ def test_sigkilled_upload_resumes_with_only_the_missing_parts(
         env={**os.environ, "UPLOAD_JOB": json.dumps(job)},
     )
     try:
-        store = CheckpointStore(checkpoints)
+        checkpoint_store = CheckpointStore(checkpoints)
         deadline = time.monotonic() + 60
         while True:
             files = list(checkpoints.glob("upload-*.json")) if checkpoints.exists() else []
-            record = store.load(files[0]) if files else None
+            record = checkpoint_store.load(files[0]) if files else None
             if record is not None and len(record.parts_completed) >= 5:
                 checkpoint_text = files[0].read_text()
                 checkpoint_mode = files[0].stat().st_mode & 0o777
@@ -63,8 +63,8 @@ def test_sigkilled_upload_resumes_with_only_the_missing_parts(
         if process.poll() is None:
             process.kill()
 
-    assert s3_server.secret_key not in checkpoint_text
-    assert s3_server.access_key not in checkpoint_text
+    assert store.secret_key not in checkpoint_text
+    assert store.access_key not in checkpoint_text
     assert checkpoint_mode == 0o600
     (upload,) = client.list_multipart_uploads(bucket, prefix)
     on_server = len(list(client.list_parts(bucket, key, upload.upload_id)))

@@ -1,7 +1,7 @@
 """A separate process that uploads one file resumably, so a test can SIGKILL it mid-way.
 
 Usage: ``python -m tests.transfer.upload_process`` with the job in the environment variable
-``UPLOAD_JOB`` (JSON: provider, endpoint, access_key, secret_key, bucket, key, path,
+``UPLOAD_JOB`` (JSON: provider, endpoint, access_key, secret_key, region, bucket, key, path,
 checkpoint_dir, part_size, rate_limit).
 """
 
@@ -18,7 +18,7 @@ def main() -> None:
     job = json.loads(os.environ["UPLOAD_JOB"])
     config = OSSConfig(
         provider=job["provider"], endpoint=job["endpoint"], access_key=job["access_key"],
-        secret_key=job["secret_key"], region="us-east-1",
+        secret_key=job["secret_key"], region=job["region"],
     )
     manager = TransferManager(
         part_size_bytes=job["part_size"], max_workers=2, resumable=True,
