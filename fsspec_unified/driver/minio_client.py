@@ -27,7 +27,7 @@ Decisions:
 from __future__ import annotations
 
 import os
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterator
 from datetime import timedelta
 from typing import Any
 
@@ -50,6 +50,7 @@ from minio.helpers import check_object_name
 from . import exceptions as errors
 from .base_oss import BaseOSSClient, RawObjectBody
 from .models import OSSConfig
+from .object_headers import user_metadata, write_headers
 from .types import (
     BucketInfo,
     DeleteFailure,
@@ -65,31 +66,6 @@ DEFAULT_REGION = "us-east-1"
 _META_PREFIX = "x-amz-meta-"
 _RETRY_STATUSES = (500, 502, 503, 504)
 _RETRY_BACKOFF_FACTOR = 0.2
-
-
-def _write_headers(content_type: str | None, metadata: Mapping[str, str]) -> dict[str, str]:
-    """Request headers that set an object's content type and user metadata.
-
-    Metadata must be US-ASCII, as boto3 also insists: anything else would be sent mangled (and
-    fail the signature check) or not at all. The ValueError becomes an InvalidArgumentError.
-    """
-    headers: dict[str, str] = {}
-    for name, value in metadata.items():
-        if not (name.isascii() and value.isascii()):
-            raise ValueError(f"metadata {name!r}: {value!r} is not US-ASCII")
-        headers[_META_PREFIX + name] = value
-    if content_type:
-        headers["Content-Type"] = content_type
-    return headers
-
-
-def _user_metadata(headers: Mapping[str, str]) -> dict[str, str]:
-    """User metadata from response headers: prefix stripped, names in lower case."""
-    return {
-        name.lower()[len(_META_PREFIX):]: value
-        for name, value in headers.items()
-        if name.lower().startswith(_META_PREFIX)
-    }
 
 
 def _listing_entry(item: Object) -> ObjectInfo:
@@ -217,7 +193,7 @@ class MinioClient(BaseOSSClient):
         if isinstance(exc, urllib3_errors.HTTPError):
             return errors.ErrorDetails(str(exc), error_class=_transport_error_class(exc))
         if isinstance(exc, ValueError) and not isinstance(exc, UnicodeError):
-            # Argument checks, minio's and _write_headers'. Not a UnicodeError, which is no
+            # minio's own argument checks. Not a UnicodeError, which is no
             # argument check (a header http.client cannot encode, a response that is not UTF-8).
             return errors.ErrorDetails(str(exc), error_class=errors.InvalidArgumentError)
         return None
@@ -227,7 +203,7 @@ class MinioClient(BaseOSSClient):
     def _put_object(
         self, bucket, key, data, content_type, metadata, md5, overwrite
     ) -> WriteResult:
-        headers = {**_write_headers(content_type, metadata), "Content-MD5": md5}
+        headers = {**write_headers(_META_PREFIX, content_type, metadata), "Content-MD5": md5}
         if not overwrite:
             headers["If-None-Match"] = "*"
         result = self.sdk._put_object(bucket, key, bytes(data), headers)
@@ -248,7 +224,7 @@ class MinioClient(BaseOSSClient):
             etag=stat.etag or None,
             last_modified=stat.last_modified,
             content_type=stat.content_type,
-            metadata=_user_metadata(headers),
+            metadata=user_metadata(_META_PREFIX, headers),
             storage_class=headers.get("x-amz-storage-class", "STANDARD"),
             version_id=stat.version_id,
         )
@@ -277,7 +253,7 @@ class MinioClient(BaseOSSClient):
             "x-amz-metadata-directive": COPY,
         }
         if metadata is not None:
-            headers.update(_write_headers(None, metadata))
+            headers.update(write_headers(_META_PREFIX, None, metadata))
             headers["x-amz-metadata-directive"] = REPLACE
         response = self.sdk._execute("PUT", dst_bucket, dst_key, headers=headers)
         etag, _ = parse_copy_object(response)
@@ -310,7 +286,7 @@ class MinioClient(BaseOSSClient):
 
     def _create_multipart_upload(self, bucket, key, content_type, metadata) -> str:
         return self.sdk._create_multipart_upload(
-            bucket, key, _write_headers(content_type, metadata)
+            bucket, key, write_headers(_META_PREFIX, content_type, metadata)
         )
 
     def _upload_part(self, bucket, key, upload_id, part_number, data, md5) -> PartInfo:

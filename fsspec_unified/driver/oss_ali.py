@@ -44,7 +44,7 @@ from __future__ import annotations
 import json
 import re
 import threading
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterator
 from datetime import datetime, timezone
 from typing import Any
 
@@ -62,6 +62,7 @@ from . import exceptions as errors
 from . import oss_policy
 from .base_oss import BaseOSSClient, RawObjectBody
 from .models import OSSConfig
+from .object_headers import user_metadata, write_headers
 from .types import (
     GIB,
     KIB,
@@ -98,31 +99,6 @@ def _etag(value: str | None) -> str | None:
 def _timestamp(epoch_s: int | None) -> datetime | None:
     """oss2 gives times as Unix seconds; the project's records hold aware datetimes."""
     return None if epoch_s is None else datetime.fromtimestamp(epoch_s, timezone.utc)
-
-
-def _write_headers(content_type: str | None, metadata: Mapping[str, str]) -> dict[str, str]:
-    """Request headers that set an object's content type and user metadata.
-
-    Metadata must be US-ASCII (OSS, like S3, keeps only that intact in headers). The
-    ClientError becomes an InvalidArgumentError.
-    """
-    headers = {}
-    for name, value in metadata.items():
-        if not (name.isascii() and value.isascii()):
-            raise oss_errors.ClientError(f"metadata {name!r}: {value!r} is not US-ASCII")
-        headers[_META_PREFIX + name] = value
-    if content_type:
-        headers["Content-Type"] = content_type
-    return headers
-
-
-def _user_metadata(headers: Mapping[str, str]) -> dict[str, str]:
-    """User metadata from response headers: prefix stripped, names in lower case."""
-    return {
-        name.lower()[len(_META_PREFIX):]: value
-        for name, value in headers.items()
-        if name.lower().startswith(_META_PREFIX)
-    }
 
 
 def _client_side_message(exc: oss_errors.OssError) -> str:
@@ -300,7 +276,7 @@ class AliyunOSSClient(BaseOSSClient):
     def _put_object(
         self, bucket, key, data, content_type, metadata, md5, overwrite
     ) -> WriteResult:
-        headers = {**_write_headers(content_type, metadata), "Content-MD5": md5}
+        headers = {**write_headers(_META_PREFIX, content_type, metadata), "Content-MD5": md5}
         if not overwrite:
             headers.update(_FORBID_OVERWRITE)
         result = self.sdk.bucket(bucket).put_object(key, bytes(data), headers=headers)
@@ -322,7 +298,7 @@ class AliyunOSSClient(BaseOSSClient):
             etag=_etag(result.etag),
             last_modified=_timestamp(result.last_modified),
             content_type=result.content_type,
-            metadata=_user_metadata(result.headers),
+            metadata=user_metadata(_META_PREFIX, result.headers),
             storage_class=result.headers.get(_STORAGE_CLASS_HEADER, _DEFAULT_STORAGE_CLASS),
             version_id=result.versionid,
         )
@@ -344,7 +320,7 @@ class AliyunOSSClient(BaseOSSClient):
     def _copy_object(self, src_bucket, src_key, dst_bucket, dst_key, metadata) -> WriteResult:
         headers = {}
         if metadata is not None:
-            headers = {**_write_headers(None, metadata), **_REPLACE_METADATA}
+            headers = {**write_headers(_META_PREFIX, None, metadata), **_REPLACE_METADATA}
         result = self.sdk.bucket(dst_bucket).copy_object(
             src_bucket, src_key, dst_key, headers=headers
         )
@@ -383,7 +359,7 @@ class AliyunOSSClient(BaseOSSClient):
 
     def _create_multipart_upload(self, bucket, key, content_type, metadata) -> str:
         result = self.sdk.bucket(bucket).init_multipart_upload(
-            key, headers=_write_headers(content_type, metadata)
+            key, headers=write_headers(_META_PREFIX, content_type, metadata)
         )
         return result.upload_id
 
