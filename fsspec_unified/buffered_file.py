@@ -4,8 +4,9 @@ Reading uses fsspec's block caches over ranged GETs. Writing turns the buffer in
 server-side multipart upload: the first full block starts the upload, every block becomes a
 part sent in the background while the caller keeps writing (at most ``max_workers`` parts in
 flight, so memory stays near ``(max_workers + 1) x block_size`` whatever the file size), and
-``close`` completes it. A file that never fills one block is a single PUT. An exception inside
-``with fs.open(..., "wb")`` aborts the upload: no object, no orphaned parts.
+``close`` completes it. Parts are retried under the transfer manager's retry policy. A file
+that never fills one block is a single PUT. An exception inside ``with fs.open(..., "wb")``
+aborts the upload: no object, no orphaned parts.
 """
 
 from __future__ import annotations
@@ -107,7 +108,12 @@ class UnifiedFile(AbstractBufferedFile):
 
     def _send_part(self, number: int, body: bytes) -> PartInfo:
         try:
-            part = self.fs.client.upload_part(self.bucket, self.key, self._upload_id, number, body)
+            part = self.fs.transfers.config.retry_policy.call(
+                lambda: self.fs.client.upload_part(
+                    self.bucket, self.key, self._upload_id, number, body
+                ),
+                description=f"upload_part {number} of {self.path}",
+            )
             with self._callback_lock:
                 self.callback.relative_update(len(body))
             return part
