@@ -25,7 +25,6 @@ from functools import partial
 from pathlib import Path
 from urllib.parse import urlsplit
 
-from fsspec_unified import OSSConfig, create_client
 from fsspec_unified.exceptions import ConfigurationError
 
 SMALL_OBJECT_WORKERS = 16
@@ -35,7 +34,7 @@ _LIST_PAGE_SIZE = 1000
 
 @dataclass(frozen=True)
 class Target:
-    """Where a client sends its requests: a bucket, and a key prefix of its own in it.
+    """Where a client sends its requests.
 
     Plain data rather than the server object, so that a client can also be built in a child
     process (the way to measure each client's peak RSS on its own).
@@ -45,24 +44,19 @@ class Target:
     access_key: str
     secret_key: str
     bucket: str
-    root: str  # prepended to every key, so no client reads what another one wrote
     region: str = "us-east-1"
 
 
 class StorageClient(ABC):
-    """The operations the workloads time, for one client, bound to one root in one bucket.
+    """The operations the workloads time, for one client, bound to one bucket.
 
-    Keys and prefixes are relative to ``target.root`` (``full_key`` makes them absolute);
-    a prefix ends with ``/``. Implementations return only once the operation is complete (the
+    A prefix ends with ``/``. Implementations return only once the operation is complete (the
     object stored, the local file closed).
     """
 
     def __init__(self, target: Target) -> None:
         self.target = target
         self.bucket = target.bucket
-
-    def full_key(self, key: str) -> str:
-        return self.target.root + key
 
     @abstractmethod
     def upload_file(self, local_path: str, key: str) -> None: ...
@@ -120,40 +114,48 @@ class PooledSmallObjects(StorageClient):
         self._pool.shutdown()
 
 
-class UnifiedClient(PooledSmallObjects):
-    """fsspec-unified's driver for one provider: ``put_file``/``get_file`` and friends."""
+class UnifiedClient(StorageClient):
+    """fsspec-unified as its users reach it: the ``unified`` filesystem, whose
+    ``put_file``/``get_file`` go through the transfer manager and whose bulk ``pipe``/``cat``
+    run on its own thread pool."""
 
     def __init__(self, target: Target, provider: str) -> None:
-        self.driver = create_client(
-            OSSConfig(
-                provider=provider,
-                endpoint=target.endpoint_url,
-                access_key=target.access_key,
-                secret_key=target.secret_key,
-                region=target.region,
-                max_pool_connections=SMALL_OBJECT_WORKERS,
-            )
+        from fsspec_unified import UnifiedFileSystem
+
+        self.fs = UnifiedFileSystem(
+            provider=provider,
+            endpoint=target.endpoint_url,
+            access_key=target.access_key,
+            secret_key=target.secret_key,
+            region=target.region,
+            max_workers=SMALL_OBJECT_WORKERS,
+            max_pool_connections=SMALL_OBJECT_WORKERS,
+            skip_instance_cache=True,
         )
         super().__init__(target)
 
+    def _path(self, key: str) -> str:
+        return f"{self.bucket}/{key}"
+
     def upload_file(self, local_path: str, key: str) -> None:
-        self.driver.put_file(self.bucket, self.full_key(key), local_path)
+        self.fs.put_file(local_path, self._path(key))
 
     def download_file(self, key: str, local_path: str) -> None:
-        self.driver.get_file(self.bucket, self.full_key(key), local_path)
+        self.fs.get_file(self._path(key), local_path)
 
-    def put_object(self, key: str, data: bytes) -> None:
-        self.driver.put_object(self.bucket, self.full_key(key), data)
+    def put_small(self, items: Mapping[str, bytes]) -> None:
+        self.fs.pipe({self._path(key): data for key, data in items.items()})
 
-    def get_object(self, key: str) -> bytes:
-        return self.driver.get_object(self.bucket, self.full_key(key))
+    def get_small(self, keys: Iterable[str]) -> list[bytes]:
+        paths = [self._path(key) for key in keys]
+        contents = self.fs.cat(paths)
+        return [contents[path] for path in paths]
 
     def list_prefix(self, prefix: str) -> int:
-        return sum(1 for _ in self.driver.list_objects(self.bucket, self.full_key(prefix)))
+        return len(self.fs.find(self._path(prefix)))
 
     def close(self) -> None:
-        super().close()
-        self.driver.close()
+        self.fs.client.close()
 
 
 class Boto3Client(PooledSmallObjects):
@@ -179,23 +181,23 @@ class Boto3Client(PooledSmallObjects):
 
     def upload_file(self, local_path: str, key: str) -> None:
         self.s3.upload_file(
-            local_path, self.bucket, self.full_key(key), Config=self.transfer_config
+            local_path, self.bucket, key, Config=self.transfer_config
         )
 
     def download_file(self, key: str, local_path: str) -> None:
         self.s3.download_file(
-            self.bucket, self.full_key(key), local_path, Config=self.transfer_config
+            self.bucket, key, local_path, Config=self.transfer_config
         )
 
     def put_object(self, key: str, data: bytes) -> None:
-        self.s3.put_object(Bucket=self.bucket, Key=self.full_key(key), Body=data)
+        self.s3.put_object(Bucket=self.bucket, Key=key, Body=data)
 
     def get_object(self, key: str) -> bytes:
-        return self.s3.get_object(Bucket=self.bucket, Key=self.full_key(key))["Body"].read()
+        return self.s3.get_object(Bucket=self.bucket, Key=key)["Body"].read()
 
     def list_prefix(self, prefix: str) -> int:
         pages = self.s3.get_paginator("list_objects_v2").paginate(
-            Bucket=self.bucket, Prefix=self.full_key(prefix)
+            Bucket=self.bucket, Prefix=prefix
         )
         return sum(len(page.get("Contents", ())) for page in pages)
 
@@ -231,16 +233,16 @@ class MinioClient(PooledSmallObjects):
         )
 
     def upload_file(self, local_path: str, key: str) -> None:
-        self.minio.fput_object(self.bucket, self.full_key(key), local_path)
+        self.minio.fput_object(self.bucket, key, local_path)
 
     def download_file(self, key: str, local_path: str) -> None:
-        self.minio.fget_object(self.bucket, self.full_key(key), local_path)
+        self.minio.fget_object(self.bucket, key, local_path)
 
     def put_object(self, key: str, data: bytes) -> None:
-        self.minio.put_object(self.bucket, self.full_key(key), io.BytesIO(data), len(data))
+        self.minio.put_object(self.bucket, key, io.BytesIO(data), len(data))
 
     def get_object(self, key: str) -> bytes:
-        response = self.minio.get_object(self.bucket, self.full_key(key))
+        response = self.minio.get_object(self.bucket, key)
         try:
             return response.read()
         finally:
@@ -248,7 +250,7 @@ class MinioClient(PooledSmallObjects):
             response.release_conn()
 
     def list_prefix(self, prefix: str) -> int:
-        objects = self.minio.list_objects(self.bucket, self.full_key(prefix), recursive=True)
+        objects = self.minio.list_objects(self.bucket, prefix, recursive=True)
         return sum(1 for _ in objects)
 
 
@@ -269,7 +271,7 @@ class S3fsClient(StorageClient):
         )
 
     def _path(self, key: str) -> str:
-        return f"{self.bucket}/{self.full_key(key)}"
+        return f"{self.bucket}/{key}"
 
     def upload_file(self, local_path: str, key: str) -> None:
         self.fs.put_file(local_path, self._path(key))
@@ -310,23 +312,23 @@ class ObstoreClient(PooledSmallObjects):
         )
 
     def upload_file(self, local_path: str, key: str) -> None:
-        self.obstore.put(self.store, self.full_key(key), Path(local_path))
+        self.obstore.put(self.store, key, Path(local_path))
 
     def download_file(self, key: str, local_path: str) -> None:
-        result = self.obstore.get(self.store, self.full_key(key))
+        result = self.obstore.get(self.store, key)
         with open(local_path, "wb") as target:
             for chunk in result.stream(min_chunk_size=_DOWNLOAD_CHUNK_BYTES):
                 target.write(chunk)
 
     def put_object(self, key: str, data: bytes) -> None:
-        self.obstore.put(self.store, self.full_key(key), data)
+        self.obstore.put(self.store, key, data)
 
     def get_object(self, key: str) -> bytes:
-        return bytes(self.obstore.get(self.store, self.full_key(key)).bytes())
+        return bytes(self.obstore.get(self.store, key).bytes())
 
     def list_prefix(self, prefix: str) -> int:
         # obstore prefixes are whole path segments, written without the trailing slash.
-        path = self.full_key(prefix).rstrip("/")
+        path = prefix.rstrip("/")
         pages = self.obstore.list(self.store, path, chunk_size=_LIST_PAGE_SIZE)
         return sum(len(page) for page in pages)
 
@@ -340,9 +342,9 @@ class ClientSpec:
     build: Callable[[Target], StorageClient]
 
     @property
-    def root(self) -> str:
-        """The client's own key prefix, derived from its name."""
-        return re.sub(r"[^a-z0-9]+", "-", self.name.lower()).strip("-") + "/"
+    def bucket(self) -> str:
+        """The client's own bucket, so that no client reads what another one wrote."""
+        return "bench-" + re.sub(r"[^a-z0-9]+", "-", self.name.lower()).strip("-")
 
 
 CLIENT_SPECS: tuple[ClientSpec, ...] = (

@@ -30,12 +30,12 @@ def sha256_of_file(path: str) -> str:
 
 
 class Reference(Boto3Client):
-    """A boto3 client on one benchmarked client's root, with what verification needs."""
+    """A boto3 client on one benchmarked client's bucket, with what verification needs."""
 
     def create_bucket(self) -> None:
         self.s3.create_bucket(Bucket=self.bucket)
 
     def object_sha256(self, key: str) -> str:
         """Hex SHA-256 of the stored object, streamed from the server."""
-        body = self.s3.get_object(Bucket=self.bucket, Key=self.full_key(key))["Body"]
+        body = self.s3.get_object(Bucket=self.bucket, Key=key)["Body"]
         return sha256_of_chunks(body.iter_chunks(HASH_CHUNK_BYTES))

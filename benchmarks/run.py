@@ -2,12 +2,11 @@
 
     python benchmarks/run.py [--quick] [--rounds N] [--out DIR]
 
-One server serves the whole run, with one bucket in which each client gets its own key prefix,
-seeded before the first round. (One bucket, because the embedded SeaweedFS gives each bucket 7
-of its 8 volumes, so a third bucket cannot be written to.) Rounds interleave the clients, each
-round starting one client later than the previous one, so that a slow phase of the server or
-the machine spreads over every client instead of landing on one. Results go to
-``DIR/results.json`` and ``DIR/results.md``; the Markdown table is also printed.
+One server serves the whole run; each client gets a bucket of its own, seeded before the first
+round. Rounds interleave the clients, each round starting one client later than the previous
+one, so that a slow phase of the server or the machine spreads over every client instead of
+landing on one. Results go to ``DIR/results.json`` and ``DIR/results.md``; the Markdown table
+is also printed.
 """
 
 from __future__ import annotations
@@ -41,14 +40,13 @@ from benchmarks.workloads import DEFAULT_PLAN, MIB, QUICK_PLAN, Plan, Workload, 
 from fsspec_unified.local_server import LocalS3Server
 
 DEFAULT_OUT_DIR = Path(__file__).resolve().parent / "results"
-BUCKET = "benchmarks"
 _WARM_UP_PREFIX = "warm-up/"
 _STARTED_AT = time.monotonic()
 
 
 @dataclass
 class Contestant:
-    """A benchmarked client with the reference client on the same root."""
+    """A benchmarked client with the reference client on the same bucket."""
 
     spec: ClientSpec
     client: StorageClient
@@ -104,27 +102,23 @@ def ready_client(
 def prepare_contestants(
     server: LocalS3Server, workloads: list[Workload], open_clients: contextlib.ExitStack
 ) -> tuple[list[Contestant], dict[str, str]]:
-    """Create the bucket, then set up every available client and seed its root.
+    """Create each client's bucket, set up every available client, and seed its bucket.
 
     Returns the contestants and, for each client left out, the reason.
     """
-
-    def target(root: str) -> Target:
-        return Target(server.endpoint_url, server.access_key, server.secret_key, BUCKET, root)
-
-    with Reference(target("")) as bucket_owner:
-        bucket_owner.create_bucket()
     contestants: list[Contestant] = []
     skipped: dict[str, str] = {}
     for spec in CLIENT_SPECS:
-        client = ready_client(spec, target(spec.root), open_clients)
+        target = Target(server.endpoint_url, server.access_key, server.secret_key, spec.bucket)
+        reference = Reference(target)
+        open_clients.enter_context(reference)
+        reference.create_bucket()  # first: the client's warm-up lists this bucket
+        client = ready_client(spec, target, open_clients)
         if isinstance(client, str):
             progress(f"skipping {spec.name}: {client}")
             skipped[spec.name] = client
             continue
-        reference = Reference(target(spec.root))
-        open_clients.enter_context(reference)
-        progress(f"seeding {BUCKET}/{spec.root}")
+        progress(f"seeding {spec.bucket}")
         for workload in workloads:
             workload.seed(reference)
         contestants.append(Contestant(spec, client, reference))

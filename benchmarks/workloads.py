@@ -178,7 +178,7 @@ class LargeDownload(LargeFileWorkload):
         reference.upload_file(self.source.path, self.key)
 
     def operate(self, client: StorageClient) -> str:
-        destination = str(self.scratch_dir / f"{client.target.root.strip('/')}.download")
+        destination = str(self.scratch_dir / f"{client.bucket}.download")
         client.download_file(self.key, destination)
         return destination
 

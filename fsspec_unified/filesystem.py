@@ -300,6 +300,14 @@ class UnifiedFileSystem(AbstractFileSystem):
             self.transfers.upload_stream(self.client, io.BytesIO(value), key, bucket=bucket)
         self.invalidate_cache(path)
 
+    def pipe(self, path, value=None, **kwargs: Any) -> None:
+        """Write one value, or a ``{path: bytes}`` mapping concurrently."""
+        if isinstance(path, str):
+            self.pipe_file(self._strip_protocol(path), value, **kwargs)
+            return
+        self._map(lambda item: self.pipe_file(self._strip_protocol(item[0]), item[1], **kwargs),
+                  list(path.items()))
+
     def put_file(self, lpath: str, rpath: str, callback=DEFAULT_CALLBACK, **kwargs: Any) -> None:
         if os.path.isdir(lpath):
             return  # prefixes need no creating
