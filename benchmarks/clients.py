@@ -23,6 +23,7 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from functools import partial
 from pathlib import Path
+from typing import Any
 from urllib.parse import urlsplit
 
 from fsspec_unified.exceptions import ConfigurationError
@@ -114,25 +115,11 @@ class PooledSmallObjects(StorageClient):
         self._pool.shutdown()
 
 
-class UnifiedClient(StorageClient):
-    """fsspec-unified as its users reach it: the ``unified`` filesystem, whose
-    ``put_file``/``get_file`` go through the transfer manager and whose bulk ``pipe``/``cat``
-    run on its own thread pool."""
+class FsspecStorageClient(StorageClient):
+    """A client reached through an fsspec filesystem (``self.fs``): ``put_file``/``get_file``,
+    bulk ``pipe``/``cat``, and ``find`` for listing."""
 
-    def __init__(self, target: Target, provider: str) -> None:
-        from fsspec_unified import UnifiedFileSystem
-
-        self.fs = UnifiedFileSystem(
-            provider=provider,
-            endpoint=target.endpoint_url,
-            access_key=target.access_key,
-            secret_key=target.secret_key,
-            region=target.region,
-            max_workers=SMALL_OBJECT_WORKERS,
-            max_pool_connections=SMALL_OBJECT_WORKERS,
-            skip_instance_cache=True,
-        )
-        super().__init__(target)
+    fs: Any
 
     def _path(self, key: str) -> str:
         return f"{self.bucket}/{key}"
@@ -153,6 +140,27 @@ class UnifiedClient(StorageClient):
 
     def list_prefix(self, prefix: str) -> int:
         return len(self.fs.find(self._path(prefix)))
+
+
+class UnifiedClient(FsspecStorageClient):
+    """fsspec-unified as its users reach it: the ``unified`` filesystem, whose
+    ``put_file``/``get_file`` go through the transfer manager and whose bulk ``pipe``/``cat``
+    run on its own thread pool."""
+
+    def __init__(self, target: Target, provider: str) -> None:
+        from fsspec_unified import UnifiedFileSystem
+
+        self.fs = UnifiedFileSystem(
+            provider=provider,
+            endpoint=target.endpoint_url,
+            access_key=target.access_key,
+            secret_key=target.secret_key,
+            region=target.region,
+            max_workers=SMALL_OBJECT_WORKERS,
+            max_pool_connections=SMALL_OBJECT_WORKERS,
+            skip_instance_cache=True,
+        )
+        super().__init__(target)
 
     def close(self) -> None:
         self.fs.client.close()
@@ -254,7 +262,7 @@ class MinioClient(PooledSmallObjects):
         return sum(1 for _ in objects)
 
 
-class S3fsClient(StorageClient):
+class S3fsClient(FsspecStorageClient):
     """s3fs: ``put_file``/``get_file`` for large files, its bulk ``pipe``/``cat`` for small
     objects, ``find`` for listing (which always asks the server; it never answers from the
     directory cache)."""
@@ -269,26 +277,6 @@ class S3fsClient(StorageClient):
             client_kwargs={"endpoint_url": target.endpoint_url, "region_name": target.region},
             skip_instance_cache=True,  # a fresh instance, not one another adapter warmed
         )
-
-    def _path(self, key: str) -> str:
-        return f"{self.bucket}/{key}"
-
-    def upload_file(self, local_path: str, key: str) -> None:
-        self.fs.put_file(local_path, self._path(key))
-
-    def download_file(self, key: str, local_path: str) -> None:
-        self.fs.get_file(self._path(key), local_path)
-
-    def put_small(self, items: Mapping[str, bytes]) -> None:
-        self.fs.pipe({self._path(key): data for key, data in items.items()})
-
-    def get_small(self, keys: Iterable[str]) -> list[bytes]:
-        paths = [self._path(key) for key in keys]
-        contents = self.fs.cat(paths)
-        return [contents[path] for path in paths]
-
-    def list_prefix(self, prefix: str) -> int:
-        return len(self.fs.find(self._path(prefix)))
 
 
 class ObstoreClient(PooledSmallObjects):

@@ -18,6 +18,7 @@ from typing import TYPE_CHECKING, Any
 from fsspec.callbacks import DEFAULT_CALLBACK, Callback
 from fsspec.spec import AbstractBufferedFile
 
+from .driver.callbacks import as_fsspec_callback
 from .driver.exceptions import UploadError
 from .driver.upload import expected_multipart_etag
 
@@ -41,7 +42,7 @@ class UnifiedFile(AbstractBufferedFile):
         **kwargs: Any,
     ) -> None:
         self.bucket, self.key = fs.split_path(path)
-        self.callback = callback
+        self.callback = as_fsspec_callback(callback)
         self._upload_id: str | None = None
         self._parts: list[Future[PartInfo]] = []
         self._pool: ThreadPoolExecutor | None = None

@@ -29,7 +29,7 @@ from fsspec.spec import AbstractFileSystem
 
 from .buffered_file import UnifiedFile
 from .driver import create_client
-from .driver.callbacks import FsspecCallbackAdapter
+from .driver.callbacks import as_fsspec_callback
 from .driver.exceptions import (
     BucketNotFoundError,
     InvalidArgumentError,
@@ -278,7 +278,7 @@ class UnifiedFileSystem(AbstractFileSystem):
             return
         bucket, key = self._object_path(rpath)
         os.makedirs(os.path.dirname(os.path.abspath(lpath)), exist_ok=True)
-        self.transfers.download_file(self.client, key, lpath, FsspecCallbackAdapter(callback),
+        self.transfers.download_file(self.client, key, lpath, callback,
                                      bucket=bucket)
 
     def get(self, rpath, lpath, recursive=False, callback=DEFAULT_CALLBACK, maxdepth=None,
@@ -312,7 +312,7 @@ class UnifiedFileSystem(AbstractFileSystem):
         if os.path.isdir(lpath):
             return  # prefixes need no creating
         bucket, key = self._object_path(rpath)
-        self.transfers.upload_file(self.client, lpath, key, FsspecCallbackAdapter(callback),
+        self.transfers.upload_file(self.client, lpath, key, callback,
                                    bucket=bucket)
         self.invalidate_cache(rpath)
 
@@ -325,6 +325,7 @@ class UnifiedFileSystem(AbstractFileSystem):
     def _run_transfers(self, transfer_one: Callable, calls: list[tuple], callback) -> None:
         """Run single-file transfers on the pool; ``callback`` counts files, and each file
         gets a branched child callback that counts its bytes (fsspec's convention)."""
+        callback = as_fsspec_callback(callback)
         callback.set_size(len(calls))
         lock = threading.Lock()
 
@@ -348,6 +349,7 @@ class UnifiedFileSystem(AbstractFileSystem):
         src_bucket, src_key = self._object_path(path1)
         dst_bucket, dst_key = self._object_path(path2)
         size = self.info(path1)["size"]
+        callback = as_fsspec_callback(callback)
         callback.set_size(size)
         if size <= self._copy_threshold_bytes:
             self.client.copy_object(src_bucket, src_key, dst_bucket, dst_key)

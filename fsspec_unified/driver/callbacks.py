@@ -2,8 +2,7 @@
 
 - :class:`ProgressTracker` is the one object a transfer's worker threads report bytes into; it
   turns their concurrent updates into serial, throttled, never-decreasing callback calls and
-  measures speed over a sliding window. :class:`PartReporter` keeps a retried part from being
-  counted twice.
+  measures speed over a sliding window.
 - :class:`ConsoleProgressCallback` and :class:`FileProgressCallback` are ready-made callbacks.
 - :class:`FsspecCallbackAdapter` and :class:`ProgressCallbackAdapter` translate to and from
   ``fsspec.callbacks.Callback``; :func:`as_progress_callback` and :func:`as_fsspec_callback`
@@ -69,9 +68,9 @@ class ProgressTracker:
       one short lock. The tracker has no thread and never sleeps, so a stalled transfer
       produces no calls until the next update or :meth:`finish`.
 
-    Count each byte once: report a part after the server confirmed it, or report it as it is
-    sent through :meth:`part_reporter`, which absorbs the bytes a retry sends again. An
-    exception raised by a callback propagates to the worker that delivered the update.
+    Count each byte once: the transfer manager reports a part (or a download range) after it
+    succeeded, so a retried part is never counted twice. An exception raised by a callback
+    propagates to the worker that delivered the update.
     """
 
     def __init__(
@@ -153,10 +152,6 @@ class ProgressTracker:
             snapshot = self._claim_delivery(force=True)
         self._deliver(*snapshot)
 
-    def part_reporter(self, part_size: int) -> PartReporter:
-        """A reporter for one part of ``part_size`` bytes, to report it while it is sent."""
-        return PartReporter(self, part_size)
-
     def _claim_delivery(self, force: bool) -> tuple[int, float] | None:
         """The count and speed to deliver now, or ``None`` if throttled. Caller holds _lock."""
         now = self._clock()
@@ -196,39 +191,6 @@ class ProgressTracker:
             self._delivered = transferred
             for callback in self._callbacks:
                 callback.on_progress(transferred, self._total_bytes, self.start_time, speed)
-
-
-class PartReporter:
-    """Reports one part's bytes to a tracker as they are sent, counting each byte once.
-
-    Call :meth:`restart` when a retry starts sending the part again: its bytes are counted only
-    once it gets past where earlier attempts got. Without :meth:`restart` the part still never
-    contributes more than ``part_size``. Obtain one from :meth:`ProgressTracker.part_reporter`.
-    """
-
-    def __init__(self, tracker: ProgressTracker, part_size: int) -> None:
-        self._tracker = tracker
-        self._part_size = part_size
-        self._lock = threading.Lock()
-        self._position = 0  # bytes sent by the current attempt
-        self._reported = 0  # bytes of this part counted in the tracker, by any attempt
-
-    def update(self, delta_bytes: int) -> None:
-        """The current attempt sent ``delta_bytes`` more bytes of the part."""
-        if delta_bytes < 0:
-            raise ValueError(f"progress only moves forward; got delta_bytes={delta_bytes}")
-        with self._lock:
-            self._position += delta_bytes
-            new_bytes = min(self._position, self._part_size) - self._reported
-            if new_bytes <= 0:
-                return
-            self._reported += new_bytes
-        self._tracker.update(new_bytes)
-
-    def restart(self) -> None:
-        """A new attempt starts sending the part from its first byte."""
-        with self._lock:
-            self._position = 0
 
 
 _BYTE_UNITS = ("B", "KiB", "MiB", "GiB", "TiB", "PiB")

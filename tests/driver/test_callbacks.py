@@ -199,21 +199,6 @@ def test_speed_follows_the_recent_window_and_drops_to_zero_after_a_stall():
     assert recorder.speeds[-1] == pytest.approx(1 / 6)
 
 
-def test_part_reporter_does_not_count_a_retried_part_twice():
-    recorder = Recorder()
-    tracker = ProgressTracker(300, recorder, min_interval_s=0)  # a third part is still to go
-    first, second = tracker.part_reporter(100), tracker.part_reporter(100)
-    first.update(60)  # the first attempt fails after 60 bytes
-    first.restart()
-    first.update(50)  # the retry has not yet passed where the first attempt got
-    assert tracker.bytes_transferred == 60
-    first.update(50)
-    second.update(100)
-    second.update(30)  # re-sent without restart(): still capped at the part size
-    assert tracker.bytes_transferred == 200
-    assert [done for done, _ in recorder.calls] == [60, 100, 200]
-
-
 def test_resumed_transfer_starts_at_the_bytes_already_done():
     clock = FakeClock()
     recorder = Recorder()
