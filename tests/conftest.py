@@ -96,3 +96,28 @@ def prefix() -> str:
 @pytest.fixture
 def new_bucket_name(provider: str) -> str:
     return f"b-{provider}-{uuid.uuid4().hex[:10]}"
+
+
+@pytest.fixture
+def etag_proxy(store: Store, s3_server: LocalS3Server):
+    """An ``EtagProxy`` in front of the S3 server: clients see ETags that are not MD5s.
+
+    It speaks S3; for the ``oss`` provider, ``proxied_store`` puts an OSS gateway in front.
+    """
+    from fsspec_unified.testing.etag_proxy import EtagProxy
+
+    with EtagProxy(s3_server.endpoint_url, s3_server.access_key, s3_server.secret_key) as proxy:
+        yield proxy
+
+
+@pytest.fixture
+def proxied_store(store: Store, etag_proxy, s3_server: LocalS3Server) -> Iterator[Store]:
+    """``store`` reached through ``etag_proxy`` (OSS: client -> gateway -> proxy -> server)."""
+    import dataclasses
+
+    if store.provider != "oss":
+        yield dataclasses.replace(store, endpoint_url=etag_proxy.endpoint_url)
+        return
+    with OSSGateway(etag_proxy.endpoint_url, s3_server.access_key, s3_server.secret_key,
+                    region=store.region) as gateway:
+        yield dataclasses.replace(store, endpoint_url=gateway.endpoint_url)
