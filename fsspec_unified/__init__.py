@@ -3,7 +3,8 @@
 The public API: :class:`UnifiedFileSystem` (registered with fsspec as ``unified://``),
 :class:`TransferManager` for large, resumable, verified transfers, :class:`OSSConfig` and
 :func:`create_client` for the driver layer underneath, the progress callbacks, and
-:mod:`fsspec_unified.exceptions` with every error raised.
+:mod:`fsspec_unified.exceptions` with every error raised (``ConcurrentModificationError``, raised
+when an object changes under a pinned read, is also importable from here).
 """
 
 from . import exceptions
@@ -17,12 +18,14 @@ from .driver.models import OSSConfig, TransferProgress
 from .driver.retry import RetryPolicy
 from .driver.transfer_config import TransferConfig, TransferResult
 from .driver.transfer_manager import TransferManager
+from .exceptions import ConcurrentModificationError
 from .filesystem import UnifiedFileSystem
 
 __version__ = "0.1.0"
 
 __all__ = [
     "BaseOSSClient",
+    "ConcurrentModificationError",
     "ConsoleProgressCallback",
     "FileProgressCallback",
     "OSSConfig",

@@ -6,6 +6,15 @@ here (so wrong credentials really fail), and is started with ``-s3.autoCreateBuc
 ``-s3.allowDeleteBucketNotEmpty=false`` so that missing and non-empty buckets behave as on AWS.
 
 Known deviation from AWS: SeaweedFS keeps an emptied prefix listed as a directory for a while.
+
+Besides the full-access identity, the server knows a *limited* one
+(``limited_access_key`` / ``limited_secret_key``): it may put, get, head, list and delete objects
+(and run multipart uploads) in buckets whose name starts with ``limited-``, but it is refused
+(403) on bucket-level requests such as HeadBucket and GetBucketLocation, and on every other
+bucket; it cannot create buckets. That is a user who may write to a bucket but not inspect it.
+SeaweedFS grants ``Read``/``Write`` on ``bucket/*`` to objects only, while HeadBucket needs
+``Read`` on the bucket itself, hence the actions ``Read:limited-*/*``, ``Write:limited-*/*``
+and ``List:limited-*`` (found by trying the alternatives on SeaweedFS 4.48).
 """
 
 from __future__ import annotations
@@ -45,6 +54,12 @@ dir = "{store}"
 _STOP_TIMEOUT_S = 30.0
 _MAX_VOLUMES = 1000
 _VOLUME_SIZE_LIMIT_MB = 1024
+LIMITED_BUCKET_PREFIX = "limited-"
+_LIMITED_ACTIONS = [
+    f"Read:{LIMITED_BUCKET_PREFIX}*/*",
+    f"Write:{LIMITED_BUCKET_PREFIX}*/*",
+    f"List:{LIMITED_BUCKET_PREFIX}*",
+]
 
 
 def find_weed_binary() -> str:
@@ -92,12 +107,18 @@ class LocalS3Server:
 
     Use as a context manager, or call :meth:`start` and :meth:`stop`. Data lives in
     ``data_dir`` and survives a stop, so a server can be restarted on the same data.
-    Credentials default to fresh random ones.
+    Credentials (full and limited, see the module docstring) default to fresh random ones.
     """
 
     data_dir: Path
     access_key: str = field(default_factory=lambda: "AK" + secrets.token_hex(8).upper())
     secret_key: str = field(default_factory=lambda: secrets.token_urlsafe(30), repr=False)
+    limited_access_key: str = field(
+        default_factory=lambda: "LK" + secrets.token_hex(8).upper()
+    )
+    limited_secret_key: str = field(
+        default_factory=lambda: secrets.token_urlsafe(30), repr=False
+    )
     s3_port: int | None = None
     _process: subprocess.Popen | None = field(default=None, init=False, repr=False)
 
@@ -163,7 +184,15 @@ class LocalS3Server:
                     "name": "local",
                     "credentials": [{"accessKey": self.access_key, "secretKey": self.secret_key}],
                     "actions": ["Admin", "Read", "Write", "List", "Tagging"],
-                }
+                },
+                {
+                    "name": "limited",
+                    "credentials": [
+                        {"accessKey": self.limited_access_key,
+                         "secretKey": self.limited_secret_key}
+                    ],
+                    "actions": _LIMITED_ACTIONS,
+                },
             ]
         }
 

@@ -121,3 +121,17 @@ def proxied_store(store: Store, etag_proxy, s3_server: LocalS3Server) -> Iterato
     with OSSGateway(etag_proxy.endpoint_url, s3_server.access_key, s3_server.secret_key,
                     region=store.region) as gateway:
         yield dataclasses.replace(store, endpoint_url=gateway.endpoint_url)
+
+
+@pytest.fixture(scope="session")
+def limited_store(store: Store, s3_server: LocalS3Server, request: pytest.FixtureRequest) -> Store:
+    """``store`` with the server's limited identity: objects in ``limited-*`` buckets may be
+    written, read, listed and deleted, but HeadBucket (OSS: GetBucketInfo) is refused (403)
+    and buckets cannot be created; create ``limited-...`` buckets through ``store``."""
+    import dataclasses
+
+    if store.provider == "oss":
+        request.getfixturevalue("oss_gateway").add_identity(
+            s3_server.limited_access_key, s3_server.limited_secret_key)
+    return dataclasses.replace(store, access_key=s3_server.limited_access_key,
+                               secret_key=s3_server.limited_secret_key)

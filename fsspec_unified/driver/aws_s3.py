@@ -6,6 +6,18 @@ an operation requires them (``when_required``), because many S3-compatible serve
 understand the newer trailing-checksum uploads. boto3's "standard" retry mode retries
 connection errors, 5xx and throttling ``max_retries`` times. Without access keys in the
 config, boto3's own credential chain (environment, profile, instance role) applies.
+
+Integrity: every PUT and part carries Content-MD5, which the server verifies. A read of a
+whole object asks for the stored checksum (``ChecksumMode=ENABLED``): when the object has one
+(it was uploaded with an ``x-amz-checksum-*``), the server sends it and botocore checks the
+bytes received against it at the end of the body (a mismatch is an
+:class:`~.exceptions.IntegrityError`); when it has none nothing is sent and nothing costs more.
+Ranged reads do not ask: S3 returns no checksum for a range. SeaweedFS accepts the header and
+answers as AWS does (tried on 4.48). ETags are never compared with MD5s.
+
+Conditions: ``If-Match`` pins reads (``IfMatch=``), ``If-None-Match: *`` makes a PUT or a
+CompleteMultipartUpload create-only (``IfNoneMatch="*"``, boto3 >= 1.35 for Complete);
+SeaweedFS enforces both (412 PreconditionFailed).
 """
 
 from __future__ import annotations
@@ -18,7 +30,7 @@ import botocore.exceptions as boto_errors
 from botocore.config import Config as BotoConfig
 
 from . import exceptions as errors
-from .base_oss import BaseOSSClient, RawObjectBody
+from .base_oss import BaseOSSClient, RawObjectBody, in_version_order
 from .types import (
     BucketInfo,
     DeleteFailure,
@@ -41,6 +53,7 @@ _TRANSPORT_ERRORS = (
     boto_errors.ResponseStreamingError,
 )
 _CREDENTIAL_ERRORS = (boto_errors.NoCredentialsError, boto_errors.PartialCredentialsError)
+_VERSIONING_STATUS = {True: "Enabled", False: "Suspended"}
 
 
 def _etag(value: str | None) -> str | None:
@@ -97,6 +110,8 @@ class AWSS3Client(BaseOSSClient):
             return errors.ErrorDetails(str(exc), error_class=errors.ConnectionError)
         if isinstance(exc, _CREDENTIAL_ERRORS):
             return errors.ErrorDetails(str(exc), error_class=errors.AuthenticationError)
+        if isinstance(exc, boto_errors.FlexibleChecksumError):
+            return errors.ErrorDetails(str(exc), error_class=errors.IntegrityError)
         if isinstance(exc, boto_errors.ParamValidationError):
             return errors.ErrorDetails(str(exc), error_class=errors.InvalidArgumentError)
         return None
@@ -120,14 +135,21 @@ class AWSS3Client(BaseOSSClient):
         )
         return WriteResult(bucket, key, _etag(response.get("ETag")), response.get("VersionId"))
 
-    def _open_object(self, bucket, key, start, end) -> RawObjectBody:
+    def _open_object(self, bucket, key, start, end, if_match, version_id) -> RawObjectBody:
         extra = {}
         if start or end is not None:
             extra["Range"] = f"bytes={start}-{'' if end is None else end - 1}"
+        else:
+            extra["ChecksumMode"] = "ENABLED"
+        if if_match is not None:
+            extra["IfMatch"] = f'"{if_match}"'
+        if version_id is not None:
+            extra["VersionId"] = version_id
         return self.sdk.get_object(Bucket=bucket, Key=key, **extra)["Body"]
 
-    def _head_object(self, bucket, key) -> ObjectInfo:
-        response = self.sdk.head_object(Bucket=bucket, Key=key)
+    def _head_object(self, bucket, key, version_id) -> ObjectInfo:
+        extra = {} if version_id is None else {"VersionId": version_id}
+        response = self.sdk.head_object(Bucket=bucket, Key=key, **extra)
         return ObjectInfo(
             key=key,
             size=response["ContentLength"],
@@ -139,8 +161,9 @@ class AWSS3Client(BaseOSSClient):
             version_id=response.get("VersionId"),
         )
 
-    def _delete_object(self, bucket, key) -> None:
-        self.sdk.delete_object(Bucket=bucket, Key=key)
+    def _delete_object(self, bucket, key, version_id) -> None:
+        extra = {} if version_id is None else {"VersionId": version_id}
+        self.sdk.delete_object(Bucket=bucket, Key=key, **extra)
 
     def _delete_batch(self, bucket, keys) -> DeleteResult:
         response = self.sdk.delete_objects(
@@ -200,6 +223,38 @@ class AWSS3Client(BaseOSSClient):
                 return
             request["ContinuationToken"] = token
 
+    def _list_object_versions(self, bucket, prefix) -> Iterator[ObjectInfo]:
+        request: dict[str, Any] = {"Bucket": bucket, "Prefix": prefix}
+        while True:
+            page = self.sdk.list_object_versions(**request)
+            entries = [
+                ObjectInfo(
+                    key=item["Key"],
+                    size=item.get("Size", 0),
+                    etag=_etag(item.get("ETag")),
+                    last_modified=item.get("LastModified"),
+                    storage_class=item.get("StorageClass"),
+                    version_id=item.get("VersionId"),
+                    is_latest=item.get("IsLatest"),
+                )
+                for item in page.get("Versions", [])
+            ]
+            entries.extend(
+                ObjectInfo(
+                    key=item["Key"],
+                    last_modified=item.get("LastModified"),
+                    version_id=item.get("VersionId"),
+                    is_latest=item.get("IsLatest"),
+                    is_delete_marker=True,
+                )
+                for item in page.get("DeleteMarkers", [])
+            )
+            yield from in_version_order(entries)
+            if not page.get("IsTruncated") or not page.get("NextKeyMarker"):
+                return
+            request["KeyMarker"] = page["NextKeyMarker"]
+            request["VersionIdMarker"] = page.get("NextVersionIdMarker", "")
+
     # -- multipart -----------------------------------------------------------------------
 
     def _create_multipart_upload(self, bucket, key, content_type, metadata) -> str:
@@ -234,7 +289,10 @@ class AWSS3Client(BaseOSSClient):
         result = response["CopyPartResult"]
         return PartInfo(part_number, _etag(result["ETag"]), end - start, result.get("LastModified"))
 
-    def _complete_multipart_upload(self, bucket, key, upload_id, parts) -> WriteResult:
+    def _complete_multipart_upload(
+        self, bucket, key, upload_id, parts, overwrite
+    ) -> WriteResult:
+        extra = {} if overwrite else {"IfNoneMatch": "*"}
         response = self.sdk.complete_multipart_upload(
             Bucket=bucket,
             Key=key,
@@ -242,6 +300,7 @@ class AWSS3Client(BaseOSSClient):
             MultipartUpload={
                 "Parts": [{"PartNumber": p.part_number, "ETag": f'"{p.etag}"'} for p in parts]
             },
+            **extra,
         )
         return WriteResult(bucket, key, _etag(response.get("ETag")), response.get("VersionId"))
 
@@ -311,3 +370,12 @@ class AWSS3Client(BaseOSSClient):
 
     def _delete_bucket_policy(self, bucket) -> None:
         self.sdk.delete_bucket_policy(Bucket=bucket)
+
+    def _set_bucket_versioning(self, bucket, enabled) -> None:
+        self.sdk.put_bucket_versioning(
+            Bucket=bucket, VersioningConfiguration={"Status": _VERSIONING_STATUS[enabled]}
+        )
+
+    def _get_bucket_versioning(self, bucket) -> bool:
+        return self.sdk.get_bucket_versioning(Bucket=bucket).get("Status") == "Enabled"
+

@@ -11,9 +11,22 @@ downloads, delete batching, range rules) lives here once.
 Ranges are Python-style: ``start`` inclusive, ``end`` exclusive, both optional. A range that
 starts at or past the end of the object reads as empty, as slicing does.
 
-Clients are thread-safe and picklable: the SDK client (and its connection pool) is created on
-first use, and a pickled client carries only its configuration, so it rebuilds itself in
-another process.
+Clients are thread-safe, fork-safe and picklable: the SDK client (and its connection pool) is
+created on first use and again in a process forked after that (a pid check in :attr:`sdk`, plus
+an ``os.register_at_fork`` hook that gives the child fresh locks), so a child never reads from a
+socket it shares with its parent; a pickled client carries only its configuration, so it
+rebuilds itself in another process.
+
+Integrity: no method here or in a backend compares an ETag with an MD5. An ETag identifies a
+version of an object (reads can be pinned to it with ``if_match``); it is not a checksum (SSE-KMS,
+SSE-C and multipart ETags are not MD5s of the bytes). Integrity comes from what the server
+verifies: Content-MD5 on every single PUT and part, CRC64 on OSS, checksums the server echoes.
+
+Conditional requests: ``if_match`` on reads sends ``If-Match`` and turns a 412 into
+:class:`~.exceptions.ConcurrentModificationError`; ``overwrite=False`` on
+:meth:`BaseOSSClient.put_object` and :meth:`BaseOSSClient.complete_multipart_upload` sends the
+provider's create-only condition and turns its refusal into
+:class:`~.exceptions.ObjectExistsError`.
 """
 
 from __future__ import annotations
@@ -27,6 +40,7 @@ import json
 import os
 import tempfile
 import threading
+import weakref
 from abc import ABC, abstractmethod
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from typing import Any, BinaryIO, ClassVar, Protocol
@@ -93,6 +107,22 @@ class _ObjectBodyReader(io.RawIOBase):
         super().close()
 
 
+# Every live client, so that a forked child can drop what it inherited (see _after_fork).
+_LIVE_CLIENTS: weakref.WeakSet[BaseOSSClient] = weakref.WeakSet()
+
+
+def _after_fork_in_child() -> None:
+    """In a forked child: fresh locks (a parent thread may have held one at fork time) and no
+    inherited SDK client, whose pooled sockets the parent still uses. The pid check in
+    :attr:`BaseOSSClient.sdk` covers forks that bypass this hook."""
+    for client in list(_LIVE_CLIENTS):
+        client._forget_sdk_client()
+
+
+if hasattr(os, "register_at_fork"):
+    os.register_at_fork(after_in_child=_after_fork_in_child)
+
+
 class BaseOSSClient(ABC):
     """Abstract client for one object store, built from an :class:`OSSConfig`.
 
@@ -105,25 +135,39 @@ class BaseOSSClient(ABC):
 
     def __init__(self, config: OSSConfig) -> None:
         self.config = config
-        self._sdk_lock = threading.Lock()
-        self._sdk_client: Any = None
+        self._forget_sdk_client()
+        _LIVE_CLIENTS.add(self)
 
     # -- lifecycle -----------------------------------------------------------------------
 
     @property
     def sdk(self) -> Any:
-        """The SDK client, created on first use (one per driver instance, thread-safe)."""
-        if self._sdk_client is None:
+        """The SDK client, created on first use in each process (thread-safe, fork-safe).
+
+        A client built by another process (this one was forked after it was built) is
+        abandoned, not closed: its sockets belong to the parent, and closing them here could
+        disturb the parent's requests.
+        """
+        pid = os.getpid()
+        if self._sdk_client is None or self._sdk_pid != pid:
             with self._sdk_lock:
-                if self._sdk_client is None:
+                if self._sdk_client is None or self._sdk_pid != pid:
                     self._sdk_client = self._create_sdk_client()
+                    self._sdk_pid = pid
         return self._sdk_client
+
+    def _forget_sdk_client(self) -> None:
+        """Start afresh (new lock, no SDK client) without touching what was there."""
+        self._sdk_lock = threading.Lock()
+        self._sdk_client: Any = None
+        self._sdk_pid: int | None = None
 
     def close(self) -> None:
         """Release the connection pool; the client reconnects if used again."""
         with self._sdk_lock:
             client, self._sdk_client = self._sdk_client, None
-        if client is not None:
+            owned = self._sdk_pid == os.getpid()
+        if client is not None and owned:
             self._close_sdk_client(client)
 
     def __enter__(self) -> BaseOSSClient:
@@ -239,18 +283,44 @@ class BaseOSSClient(ABC):
             )
 
     def get_object(
-        self, bucket: str, key: str, start: int | None = None, end: int | None = None
+        self,
+        bucket: str,
+        key: str,
+        start: int | None = None,
+        end: int | None = None,
+        *,
+        if_match: str | None = None,
+        version_id: str | None = None,
     ) -> bytes:
-        """The object's bytes, or the range ``[start, end)`` of them."""
-        with self.get_object_stream(bucket, key, start, end) as stream:
+        """The object's bytes, or the range ``[start, end)`` of them (see
+        :meth:`get_object_stream` for ``if_match`` and ``version_id``)."""
+        with self.get_object_stream(
+            bucket, key, start, end, if_match=if_match, version_id=version_id
+        ) as stream:
             return stream.read()
 
     def get_object_stream(
-        self, bucket: str, key: str, start: int | None = None, end: int | None = None
+        self,
+        bucket: str,
+        key: str,
+        start: int | None = None,
+        end: int | None = None,
+        *,
+        if_match: str | None = None,
+        version_id: str | None = None,
     ) -> io.BufferedReader:
-        """A buffered reader over the object (or a range); close it to free the connection."""
+        """A buffered reader over the object (or a range); close it to free the connection.
+
+        ``if_match`` pins the read to the object whose ETag it is (``If-Match``): if the key
+        now holds other bytes, :class:`ConcurrentModificationError` is raised instead of
+        returning them. ``version_id`` reads that version of the object (versioned buckets).
+        """
         self._check_object(bucket, key)
         first, end = _check_range(start, end, operation="get_object", bucket=bucket, key=key)
+        _check_optional_text("if_match", if_match)
+        _check_optional_text("version_id", version_id)
+        etag = None if if_match is None else if_match.strip().strip('"')
+
         def translate() -> contextlib.AbstractContextManager:
             return self._operation("get_object", bucket, key)
 
@@ -258,9 +328,18 @@ class BaseOSSClient(ABC):
         if end is None or first < end:
             try:
                 with translate():
-                    body = self._open_object(bucket, key, first, end)
+                    body = self._open_object(bucket, key, first, end, etag, version_id)
             except errors.InvalidRangeError:
                 body = None  # the range starts at or past the end: reads as empty
+            except errors.PreconditionFailedError as error:
+                if etag is None:
+                    raise
+                raise errors.ConcurrentModificationError(
+                    f"{bucket}/{key} no longer has ETag {etag!r}: the object was replaced or "
+                    "changed since it was first read",
+                    code=error.code, status=error.status, request_id=error.request_id,
+                    operation="get_object", bucket=bucket, key=key,
+                ) from error
         return io.BufferedReader(_ObjectBodyReader(body, translate), _READ_BUFFER_BYTES)
 
     def get_file(
@@ -286,11 +365,15 @@ class BaseOSSClient(ABC):
                 os.unlink(temp_path)
             raise
 
-    def head_object(self, bucket: str, key: str) -> ObjectInfo:
-        """Size, ETag, last-modified, content type and user metadata of one object."""
+    def head_object(
+        self, bucket: str, key: str, *, version_id: str | None = None
+    ) -> ObjectInfo:
+        """Size, ETag, last-modified, content type, user metadata and version id of one object
+        (or of one version of it)."""
         self._check_object(bucket, key)
+        _check_optional_text("version_id", version_id)
         with self._operation("head_object", bucket, key):
-            return self._head_object(bucket, key)
+            return self._head_object(bucket, key, version_id)
 
     def object_exists(self, bucket: str, key: str) -> bool:
         """Whether ``key`` exists; ``False`` also when the bucket does not exist."""
@@ -300,11 +383,18 @@ class BaseOSSClient(ABC):
             return False
         return True
 
-    def delete_object(self, bucket: str, key: str) -> None:
-        """Delete one object; deleting a missing key is not an error (as on S3 and OSS)."""
+    def delete_object(
+        self, bucket: str, key: str, *, version_id: str | None = None
+    ) -> None:
+        """Delete one object; deleting a missing key is not an error (as on S3 and OSS).
+
+        In a versioned bucket this adds a delete marker; with ``version_id`` it removes that
+        version for good.
+        """
         self._check_object(bucket, key)
+        _check_optional_text("version_id", version_id)
         with self._operation("delete_object", bucket, key):
-            self._delete_object(bucket, key)
+            self._delete_object(bucket, key, version_id)
 
     def delete_objects(self, bucket: str, keys: Iterable[str]) -> DeleteResult:
         """Delete many keys, in requests of at most ``capabilities.max_delete_batch`` keys.
@@ -374,6 +464,19 @@ class BaseOSSClient(ABC):
             self._list_objects(bucket, prefix, delimiter, start_after, page_size or limit),
         )
 
+    def list_object_versions(self, bucket: str, prefix: str = "") -> Iterator[ObjectInfo]:
+        """Every version and delete marker under ``prefix`` (a generator over pages).
+
+        Keys come in key order, each key's versions newest first; every entry has
+        ``version_id``, ``is_latest`` and ``is_delete_marker`` (a delete marker has size 0 and
+        no ETag). A bucket that was never versioned lists each object once, as its version.
+        """
+        self._check_bucket(bucket)
+        self._check_versioning("list_object_versions", bucket)
+        return self._translated_iterator(
+            "list_object_versions", bucket, self._list_object_versions(bucket, prefix)
+        )
+
     # -- multipart -----------------------------------------------------------------------
 
     def create_multipart_upload(
@@ -436,15 +539,38 @@ class BaseOSSClient(ABC):
             )
 
     def complete_multipart_upload(
-        self, bucket: str, key: str, upload_id: str, parts: Sequence[PartInfo]
+        self,
+        bucket: str,
+        key: str,
+        upload_id: str,
+        parts: Sequence[PartInfo],
+        *,
+        overwrite: bool = True,
     ) -> WriteResult:
-        """Assemble the parts (in part-number order) into the object."""
+        """Assemble the parts (in part-number order) into the object.
+
+        With ``overwrite=False`` the completion is create-only (``If-None-Match: *`` on S3 and
+        MinIO, ``x-oss-forbid-overwrite: true`` on OSS), decided by the server in the same
+        request, and raises :class:`ObjectExistsError` (a ``FileExistsError``) if the key
+        exists; the upload then stays open, so the caller may abort it.
+        """
         self._check_object(bucket, key)
         if not parts:
             raise errors.InvalidArgumentError("a multipart upload needs at least one part")
         ordered = sorted(parts, key=lambda part: part.part_number)
-        with self._operation("complete_multipart_upload", bucket, key):
-            return self._complete_multipart_upload(bucket, key, upload_id, ordered)
+        try:
+            with self._operation("complete_multipart_upload", bucket, key):
+                return self._complete_multipart_upload(
+                    bucket, key, upload_id, ordered, overwrite
+                )
+        except errors.PreconditionFailedError as error:
+            if overwrite or isinstance(error, errors.ObjectExistsError):
+                raise
+            raise errors.ObjectExistsError(
+                f"{bucket}/{key} exists and overwrite=False", code=error.code,
+                status=error.status, request_id=error.request_id,
+                operation="complete_multipart_upload", bucket=bucket, key=key,
+            ) from error
 
     def abort_multipart_upload(self, bucket: str, key: str, upload_id: str) -> None:
         """Abort the upload; the server discards its parts."""
@@ -551,6 +677,24 @@ class BaseOSSClient(ABC):
         with self._operation("delete_bucket_policy", bucket):
             self._delete_bucket_policy(bucket)
 
+    def set_bucket_versioning(self, bucket: str, enabled: bool) -> None:
+        """Enable versioning, or suspend it (``enabled=False``; a bucket that was versioned
+        can never return to unversioned, and its old versions stay)."""
+        self._check_bucket(bucket)
+        if not isinstance(enabled, bool):
+            raise errors.InvalidArgumentError(f"enabled must be a bool, got {enabled!r}")
+        self._check_versioning("set_bucket_versioning", bucket)
+        with self._operation("set_bucket_versioning", bucket):
+            self._set_bucket_versioning(bucket, enabled)
+
+    def get_bucket_versioning(self, bucket: str) -> bool:
+        """Whether versioning is enabled (``False`` when never enabled or suspended)."""
+        self._check_bucket(bucket)
+        if not self.capabilities.supports_versioning:
+            return False
+        with self._operation("get_bucket_versioning", bucket):
+            return self._get_bucket_versioning(bucket)
+
     # -- validation and error translation ------------------------------------------------
 
     def _check_bucket(self, bucket: str) -> None:
@@ -585,6 +729,13 @@ class BaseOSSClient(ABC):
         if not _is_count(part_number) or not 1 <= part_number <= self.capabilities.max_parts:
             raise errors.InvalidArgumentError(
                 f"part_number must be from 1 to {self.capabilities.max_parts}, got {part_number!r}"
+            )
+
+    def _check_versioning(self, operation: str, bucket: str) -> None:
+        if not self.capabilities.supports_versioning:
+            raise errors.OSSError(
+                f"the {self.provider} driver does not support object versioning",
+                operation=operation, bucket=bucket,
             )
 
     def _check_part_size(self, part_size: int) -> None:
@@ -642,14 +793,16 @@ class BaseOSSClient(ABC):
 
     @abstractmethod
     def _open_object(
-        self, bucket: str, key: str, start: int, end: int | None
-    ) -> RawObjectBody: ...
+        self, bucket: str, key: str, start: int, end: int | None, if_match: str | None,
+        version_id: str | None,
+    ) -> RawObjectBody:
+        """GET with ``If-Match: "<if_match>"`` when given (unquoted here), and the version."""
 
     @abstractmethod
-    def _head_object(self, bucket: str, key: str) -> ObjectInfo: ...
+    def _head_object(self, bucket: str, key: str, version_id: str | None) -> ObjectInfo: ...
 
     @abstractmethod
-    def _delete_object(self, bucket: str, key: str) -> None: ...
+    def _delete_object(self, bucket: str, key: str, version_id: str | None) -> None: ...
 
     @abstractmethod
     def _delete_batch(self, bucket: str, keys: list[str]) -> DeleteResult: ...
@@ -685,8 +838,12 @@ class BaseOSSClient(ABC):
 
     @abstractmethod
     def _complete_multipart_upload(
-        self, bucket: str, key: str, upload_id: str, parts: list[PartInfo]
-    ) -> WriteResult: ...
+        self, bucket: str, key: str, upload_id: str, parts: list[PartInfo], overwrite: bool
+    ) -> WriteResult:
+        """Without ``overwrite``, send the provider's create-only condition."""
+
+    @abstractmethod
+    def _list_object_versions(self, bucket: str, prefix: str) -> Iterator[ObjectInfo]: ...
 
     @abstractmethod
     def _abort_multipart_upload(self, bucket: str, key: str, upload_id: str) -> None: ...
@@ -724,6 +881,12 @@ class BaseOSSClient(ABC):
     @abstractmethod
     def _delete_bucket_policy(self, bucket: str) -> None: ...
 
+    @abstractmethod
+    def _set_bucket_versioning(self, bucket: str, enabled: bool) -> None: ...
+
+    @abstractmethod
+    def _get_bucket_versioning(self, bucket: str) -> bool: ...
+
 
 def _is_count(value: object) -> bool:
     """An ``int`` that is not a ``bool`` (``True`` would otherwise pass as 1)."""
@@ -736,6 +899,11 @@ def _is_ip_address(name: str) -> bool:
     except ValueError:
         return False
     return True
+
+
+def _check_optional_text(name: str, value: object) -> None:
+    if value is not None and (not isinstance(value, str) or not value.strip()):
+        raise errors.InvalidArgumentError(f"{name} must be a non-empty string, got {value!r}")
 
 
 def _check_range(
@@ -755,6 +923,17 @@ def _check_range(
             operation=operation, bucket=bucket, key=key,
         )
     return first, end
+
+
+def in_version_order(entries: Iterable[ObjectInfo]) -> list[ObjectInfo]:
+    """One listing page's versions and delete markers (the XML has them as two lists) merged
+    into the server's order: by key, the latest first, then newest first. Sorting is stable,
+    so entries of one list that tie on time keep the order the server sent them in."""
+    def order(entry: ObjectInfo) -> tuple[str, bool, float]:
+        modified = entry.last_modified.timestamp() if entry.last_modified else 0.0
+        return entry.key, not entry.is_latest, -modified
+
+    return sorted(entries, key=order)
 
 
 def _read_full(stream: BinaryIO, size: int) -> bytes:

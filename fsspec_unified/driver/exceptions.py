@@ -112,6 +112,14 @@ class ObjectExistsError(PreconditionFailedError, FileExistsError):
     """A write that must not overwrite found the key taken."""
 
 
+class ConcurrentModificationError(PreconditionFailedError):
+    """A read pinned to an ETag (``if_match``) found the object replaced or changed meanwhile.
+
+    Raised instead of mixing bytes of two versions of an object; reopen the object (or read
+    the version you want by ``version_id``) to continue.
+    """
+
+
 class BucketAlreadyExistsError(OSSError, FileExistsError):
     """A bucket of that name exists already (owned by you or by someone else)."""
 
@@ -170,6 +178,7 @@ class DownloadError(TransferError):
 
 _CLASS_BY_CODE: dict[str, type[OSSError]] = {
     "NoSuchKey": ObjectNotFoundError,
+    "NoSuchVersion": ObjectNotFoundError,
     "NoSuchBucket": BucketNotFoundError,
     "NoSuchUpload": UploadNotFoundError,
     "NoSuchBucketPolicy": PolicyNotFoundError,

@@ -22,6 +22,10 @@ Decisions:
   blank keys, which minio's own checks reject, and keys with a ``.`` or ``..`` segment, which
   urllib3 normalises out of the URL.
 * Without access keys requests are anonymous; minio has no implicit credential chain here.
+* Conditions: reads pinned with ``if_match`` send ``If-Match``; a create-only
+  CompleteMultipartUpload sends ``If-None-Match: *``, built here because the SDK's
+  ``_complete_multipart_upload`` takes no headers. ETags are never compared with MD5s.
+* Version listings ask for raw keys (no ``encoding-type``), as multipart-upload listings do.
 """
 
 from __future__ import annotations
@@ -37,6 +41,7 @@ import urllib3.exceptions as urllib3_errors
 from minio import Minio
 from minio.commonconfig import COPY, REPLACE, CopySource
 from minio.datatypes import (
+    CompleteMultipartUploadResult,
     ListMultipartUploadsResult,
     Object,
     Part,
@@ -45,10 +50,12 @@ from minio.datatypes import (
 )
 from minio.deleteobjects import DeleteObject
 from minio.error import InvalidResponseError, S3Error, ServerError
-from minio.helpers import check_object_name
+from minio.helpers import check_object_name, md5sum_hash
+from minio.versioningconfig import ENABLED, SUSPENDED, VersioningConfig
+from minio.xml import Element, SubElement, getbytes
 
 from . import exceptions as errors
-from .base_oss import BaseOSSClient, RawObjectBody
+from .base_oss import BaseOSSClient, RawObjectBody, in_version_order
 from .models import OSSConfig
 from .object_headers import user_metadata, write_headers
 from .types import (
@@ -79,6 +86,23 @@ def _listing_entry(item: Object) -> ObjectInfo:
         etag=item.etag,
         last_modified=item.last_modified,
         storage_class=item.storage_class,
+    )
+
+
+def _version_entry(item: Object) -> ObjectInfo:
+    if item.is_delete_marker:
+        return ObjectInfo(
+            key=item.object_name, last_modified=item.last_modified, version_id=item.version_id,
+            is_latest=item.is_latest == "true", is_delete_marker=True,
+        )
+    return ObjectInfo(
+        key=item.object_name,
+        size=item.size or 0,
+        etag=item.etag,
+        last_modified=item.last_modified,
+        storage_class=item.storage_class,
+        version_id=item.version_id,
+        is_latest=item.is_latest == "true",
     )
 
 
@@ -209,14 +233,16 @@ class MinioClient(BaseOSSClient):
         result = self.sdk._put_object(bucket, key, bytes(data), headers)
         return WriteResult(bucket, key, result.etag or None, result.version_id)
 
-    def _open_object(self, bucket, key, start, end) -> RawObjectBody:
+    def _open_object(self, bucket, key, start, end, if_match, version_id) -> RawObjectBody:
+        headers = None if if_match is None else {"If-Match": f'"{if_match}"'}
         response = self.sdk.get_object(
-            bucket, key, offset=start, length=0 if end is None else end - start
+            bucket, key, offset=start, length=0 if end is None else end - start,
+            request_headers=headers, version_id=version_id,
         )
         return _ResponseBody(response)
 
-    def _head_object(self, bucket, key) -> ObjectInfo:
-        stat = self.sdk.stat_object(bucket, key)
+    def _head_object(self, bucket, key, version_id) -> ObjectInfo:
+        stat = self.sdk.stat_object(bucket, key, version_id=version_id)
         headers = stat.metadata
         return ObjectInfo(
             key=key,
@@ -229,8 +255,8 @@ class MinioClient(BaseOSSClient):
             version_id=stat.version_id,
         )
 
-    def _delete_object(self, bucket, key) -> None:
-        self.sdk.remove_object(bucket, key)
+    def _delete_object(self, bucket, key, version_id) -> None:
+        self.sdk.remove_object(bucket, key, version_id=version_id)
 
     def _delete_batch(self, bucket, keys) -> DeleteResult:
         result = self.sdk._delete_objects(bucket, [DeleteObject(key) for key in keys], quiet=True)
@@ -282,6 +308,17 @@ class MinioClient(BaseOSSClient):
                 return
             query["continuation-token"] = token
 
+    def _list_object_versions(self, bucket, prefix) -> Iterator[ObjectInfo]:
+        query = {"versions": "", "prefix": prefix}
+        while True:
+            response = self.sdk._execute("GET", bucket, query_params=query)
+            items, truncated, key_marker, version_id_marker = parse_list_objects(response)
+            yield from in_version_order(_version_entry(item) for item in items)
+            if not truncated or not key_marker:
+                return
+            query["key-marker"] = key_marker
+            query["version-id-marker"] = version_id_marker or ""
+
     # -- multipart -----------------------------------------------------------------------
 
     def _create_multipart_upload(self, bucket, key, content_type, metadata) -> str:
@@ -307,10 +344,30 @@ class MinioClient(BaseOSSClient):
         )
         return PartInfo(part_number, etag, end - start, last_modified)
 
-    def _complete_multipart_upload(self, bucket, key, upload_id, parts) -> WriteResult:
-        result = self.sdk._complete_multipart_upload(
-            bucket, key, upload_id, [Part(part.part_number, part.etag) for part in parts]
+    def _complete_multipart_upload(
+        self, bucket, key, upload_id, parts, overwrite
+    ) -> WriteResult:
+        if overwrite:
+            result = self.sdk._complete_multipart_upload(
+                bucket, key, upload_id, [Part(part.part_number, part.etag) for part in parts]
+            )
+            return WriteResult(bucket, key, result.etag, result.version_id)
+        # The SDK's request, plus the create-only header it has no parameter for.
+        document = Element("CompleteMultipartUpload")
+        for part in parts:
+            node = SubElement(document, "Part")
+            SubElement(node, "PartNumber", str(part.part_number))
+            SubElement(node, "ETag", f'"{part.etag}"')
+        body = getbytes(document)
+        headers = {
+            "Content-Type": "application/xml",
+            "Content-MD5": md5sum_hash(body),
+            "If-None-Match": "*",
+        }
+        response = self.sdk._execute(
+            "POST", bucket, key, body=body, headers=headers, query_params={"uploadId": upload_id}
         )
+        result = CompleteMultipartUploadResult(response)
         return WriteResult(bucket, key, result.etag, result.version_id)
 
     def _abort_multipart_upload(self, bucket, key, upload_id) -> None:
@@ -374,3 +431,9 @@ class MinioClient(BaseOSSClient):
 
     def _delete_bucket_policy(self, bucket) -> None:
         self.sdk.delete_bucket_policy(bucket)
+
+    def _set_bucket_versioning(self, bucket, enabled) -> None:
+        self.sdk.set_bucket_versioning(bucket, VersioningConfig(ENABLED if enabled else SUSPENDED))
+
+    def _get_bucket_versioning(self, bucket) -> bool:
+        return self.sdk.get_bucket_versioning(bucket).status == ENABLED

@@ -25,10 +25,16 @@ Decisions:
   the end is 416 InvalidRange, which the base turns into an empty read) instead of OSS's
   default of ignoring an unsatisfiable range and sending the whole object. Bodies are read as
   stored (no content decoding), like the other backends, which also keeps the CRC comparable.
-* ETags are returned in lower case, as the other backends return the same MD5 digests; OSS
-  issues them in upper case, and completing an upload sends them back in upper case.
-* Without ``overwrite``, a put sends ``x-oss-forbid-overwrite: true``; OSS answers 409
-  FileAlreadyExists, which is an :class:`~.exceptions.ObjectExistsError`.
+* ETags are returned in lower case, the form the other backends return, so that one object
+  has one ETag whichever driver reads it; OSS issues them in upper case, and completing an
+  upload or pinning a read (``If-Match``) sends them back in upper case. An ETag is only
+  compared with another ETag, never with an MD5 of the bytes.
+* Without ``overwrite``, a put or a multipart completion sends ``x-oss-forbid-overwrite:
+  true``; OSS answers 409 FileAlreadyExists, which is an
+  :class:`~.exceptions.ObjectExistsError`.
+* Versions: ``versionId`` is a request parameter (``params=``) on get, head and delete;
+  versioning and version listings use oss2's ``put_bucket_versioning`` /
+  ``list_object_versions``.
 * OSS answers 200 to re-creating one's own bucket; creating checks existence first (one more
   request) so that an existing bucket raises BucketAlreadyExistsError as on every backend. A
   bucket is created in the endpoint's region: asking for another region is an error.
@@ -53,14 +59,19 @@ import oss2.exceptions as oss_errors
 import requests
 import urllib3
 import urllib3.exceptions as urllib3_errors
-from oss2.models import GetObjectResult
+from oss2.models import (
+    BUCKET_VERSIONING_ENABLE,
+    BUCKET_VERSIONING_SUSPEND,
+    BucketVersioningConfig,
+    GetObjectResult,
+)
 from oss2.models import PartInfo as OSSPartInfo
 from oss2.utils import Crc64, check_crc, is_ip_or_localhost
 from requests.adapters import HTTPAdapter
 
 from . import exceptions as errors
 from . import oss_policy
-from .base_oss import BaseOSSClient, RawObjectBody
+from .base_oss import BaseOSSClient, RawObjectBody, in_version_order
 from .models import OSSConfig
 from .object_headers import user_metadata, write_headers
 from .types import (
@@ -94,6 +105,10 @@ def _region_id(region: str | None) -> str:
 
 def _etag(value: str | None) -> str | None:
     return value.strip('"').lower() if value else None
+
+
+def _version_params(version_id: str | None) -> dict[str, str] | None:
+    return None if version_id is None else {"versionId": version_id}
 
 
 def _timestamp(epoch_s: int | None) -> datetime | None:
@@ -282,16 +297,20 @@ class AliyunOSSClient(BaseOSSClient):
         result = self.sdk.bucket(bucket).put_object(key, bytes(data), headers=headers)
         return WriteResult(bucket, key, _etag(result.etag), result.versionid)
 
-    def _open_object(self, bucket, key, start, end) -> RawObjectBody:
+    def _open_object(self, bucket, key, start, end, if_match, version_id) -> RawObjectBody:
         whole_object = not start and end is None
         byte_range = None if whole_object else (start, None if end is None else end - 1)
+        headers = {} if whole_object else dict(_STANDARD_RANGES)
+        if if_match is not None:
+            headers["If-Match"] = f'"{if_match.upper()}"'
         result = self.sdk.bucket(bucket).get_object(
-            key, byte_range=byte_range, headers=None if whole_object else _STANDARD_RANGES
+            key, byte_range=byte_range, headers=headers or None,
+            params=_version_params(version_id),
         )
         return _ObjectBody(result, whole_object)
 
-    def _head_object(self, bucket, key) -> ObjectInfo:
-        result = self.sdk.bucket(bucket).head_object(key)
+    def _head_object(self, bucket, key, version_id) -> ObjectInfo:
+        result = self.sdk.bucket(bucket).head_object(key, params=_version_params(version_id))
         return ObjectInfo(
             key=key,
             size=result.content_length,
@@ -303,8 +322,8 @@ class AliyunOSSClient(BaseOSSClient):
             version_id=result.versionid,
         )
 
-    def _delete_object(self, bucket, key) -> None:
-        self.sdk.bucket(bucket).delete_object(key)
+    def _delete_object(self, bucket, key, version_id) -> None:
+        self.sdk.bucket(bucket).delete_object(key, params=_version_params(version_id))
 
     def _delete_batch(self, bucket, keys) -> DeleteResult:
         # Not quiet: OSS lists every deleted key (missing ones too) and sends no per-key errors,
@@ -355,6 +374,42 @@ class AliyunOSSClient(BaseOSSClient):
             if not page.is_truncated or not token:
                 return
 
+    def _list_object_versions(self, bucket, prefix) -> Iterator[ObjectInfo]:
+        # oss2 asks for url-encoded names and decodes them.
+        oss_bucket = self.sdk.bucket(bucket)
+        key_marker = version_marker = ""
+        while True:
+            page = oss_bucket.list_object_versions(
+                prefix=prefix, key_marker=key_marker, versionid_marker=version_marker,
+                max_keys=self.capabilities.max_list_page,
+            )
+            entries = [
+                ObjectInfo(
+                    key=item.key,
+                    size=item.size,
+                    etag=_etag(item.etag),
+                    last_modified=_timestamp(item.last_modified),
+                    storage_class=item.storage_class,
+                    version_id=item.versionid,
+                    is_latest=item.is_latest,
+                )
+                for item in page.versions
+            ]
+            entries.extend(
+                ObjectInfo(
+                    key=item.key,
+                    last_modified=_timestamp(item.last_modified),
+                    version_id=item.versionid,
+                    is_latest=item.is_latest,
+                    is_delete_marker=True,
+                )
+                for item in page.delete_marker
+            )
+            yield from in_version_order(entries)
+            if not page.is_truncated or not page.next_key_marker:
+                return
+            key_marker, version_marker = page.next_key_marker, page.next_versionid_marker
+
     # -- multipart -----------------------------------------------------------------------
 
     def _create_multipart_upload(self, bucket, key, content_type, metadata) -> str:
@@ -377,9 +432,12 @@ class AliyunOSSClient(BaseOSSClient):
         )
         return PartInfo(part_number, _etag(result.etag), end - start)
 
-    def _complete_multipart_upload(self, bucket, key, upload_id, parts) -> WriteResult:
+    def _complete_multipart_upload(
+        self, bucket, key, upload_id, parts, overwrite
+    ) -> WriteResult:
         result = self.sdk.bucket(bucket).complete_multipart_upload(
-            key, upload_id, [OSSPartInfo(part.part_number, part.etag.upper()) for part in parts]
+            key, upload_id, [OSSPartInfo(part.part_number, part.etag.upper()) for part in parts],
+            headers=None if overwrite else dict(_FORBID_OVERWRITE),
         )
         return WriteResult(bucket, key, _etag(result.etag), result.versionid)
 
@@ -471,3 +529,10 @@ class AliyunOSSClient(BaseOSSClient):
 
     def _delete_bucket_policy(self, bucket) -> None:
         self.sdk.bucket(bucket).delete_bucket_policy()
+
+    def _set_bucket_versioning(self, bucket, enabled) -> None:
+        status = BUCKET_VERSIONING_ENABLE if enabled else BUCKET_VERSIONING_SUSPEND
+        self.sdk.bucket(bucket).put_bucket_versioning(BucketVersioningConfig(status))
+
+    def _get_bucket_versioning(self, bucket) -> bool:
+        return self.sdk.bucket(bucket).get_bucket_versioning().status == BUCKET_VERSIONING_ENABLE

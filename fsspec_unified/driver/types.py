@@ -23,6 +23,11 @@ class ObjectInfo:
     ``etag`` has its surrounding quotes removed. ``metadata`` holds user metadata with the
     provider prefix (``x-amz-meta-``, ``x-oss-meta-``) stripped and keys in lower case; listings
     do not return it (only :meth:`BaseOSSClient.head_object` does).
+
+    ``version_id`` is filled when the server names a version (a versioned bucket).
+    ``is_latest`` and ``is_delete_marker`` come from
+    :meth:`BaseOSSClient.list_object_versions`: ``is_latest`` is ``None`` where the server did
+    not say (ordinary listings, HEAD), and a delete marker has no size and no ETag.
     """
 
     key: str
@@ -34,6 +39,8 @@ class ObjectInfo:
     storage_class: str | None = None
     version_id: str | None = None
     is_prefix: bool = False
+    is_latest: bool | None = None
+    is_delete_marker: bool = False
 
 
 @dataclass(frozen=True)
@@ -100,7 +107,9 @@ class DriverCapabilities:
     The transfer manager sizes parts from ``min_part_size_bytes``, ``max_part_size_bytes`` and
     ``max_parts``; batch deletes split at ``max_delete_batch``; copies above
     ``max_single_copy_bytes`` go through multipart copy; bucket names are checked against
-    ``bucket_name_pattern`` before any request is sent.
+    ``bucket_name_pattern`` before any request is sent. ``supports_versioning`` says whether
+    the provider keeps object versions (bucket versioning, ``version_id`` on reads,
+    :meth:`BaseOSSClient.list_object_versions`).
     """
 
     min_part_size_bytes: int = 5 * MIB
@@ -112,6 +121,7 @@ class DriverCapabilities:
     max_single_copy_bytes: int = 5 * GIB
     max_key_bytes: int = 1024
     max_presign_expiry_s: int = 7 * 24 * 3600
+    supports_versioning: bool = True
     bucket_name_pattern: re.Pattern[str] = re.compile(r"[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]")
     bucket_name_rule: str = (
         "3-63 characters of lower-case letters, digits, '.' and '-', starting and ending with a "

@@ -1,4 +1,12 @@
-"""The OSS API, one method per operation, each implemented with S3 calls to SeaweedFS."""
+"""The OSS API, one method per operation, each implemented with S3 calls to SeaweedFS.
+
+Conditions are the server's: ``If-Match`` on GET is passed on (SeaweedFS answers 412
+PreconditionFailed, as OSS does); ``x-oss-forbid-overwrite: true`` becomes ``If-None-Match: *``
+on PutObject and CompleteMultipartUpload, so the check and the write are one request, and the
+412 becomes OSS's 409 FileAlreadyExists. Versions: ``versionId`` is passed on for GET, HEAD and
+DELETE and ``x-amz-version-id`` comes back as ``x-oss-version-id``; ``?versioning`` and
+``?versions`` are translated to and from OSS's XML.
+"""
 
 from __future__ import annotations
 
@@ -48,7 +56,8 @@ _ETAG_HEADERS = ("if-match", "if-none-match", "x-amz-copy-source-if-match",
 # plain GET or PUT.
 _SERVED_SUBRESOURCES = frozenset({
     "uploads", "uploadId", "partNumber", "delete", "location", "bucketInfo", "objectMeta",
-    "policy", "continuation-token", "security-token", "response-content-type",
+    "policy", "continuation-token", "security-token", "versionId", "versions", "versioning",
+    "response-content-type",
     "response-content-language", "response-cache-control", "response-content-encoding",
     "response-expires", "response-content-disposition",
 })
@@ -57,6 +66,8 @@ _LIST_V1_PARAMS = ("prefix", "marker", "max-keys", "delimiter")
 _LIST_V2_PARAMS = ("prefix", "start-after", "max-keys", "delimiter", "fetch-owner")
 _LIST_UPLOADS_PARAMS = ("prefix", "delimiter", "key-marker", "upload-id-marker", "max-uploads")
 _LIST_PARTS_PARAMS = ("max-parts", "part-number-marker")
+_LIST_VERSIONS_PARAMS = ("prefix", "delimiter", "key-marker", "version-id-marker", "max-keys")
+_VERSIONING_STATUSES = ("Enabled", "Suspended")
 
 
 @dataclass
@@ -67,6 +78,8 @@ class OSSRequest:
     params: dict[str, str]
     headers: CaseInsensitiveDict
     body: BodyReader | None
+    # The S3 client for the identity that signed the request (None: the gateway's own).
+    upstream: Upstream | None = None
 
     def small_body(self) -> bytes:
         return self.body.read_all(SMALL_BODY_LIMIT_BYTES) if self.body else b""
@@ -121,8 +134,13 @@ class Operations:
         if "policy" in params:
             handler = {"GET": self.get_bucket_policy, "PUT": self.put_bucket_policy,
                        "DELETE": self.delete_bucket_policy}.get(method)
+        elif "versioning" in params:
+            handler = {"GET": self.get_bucket_versioning,
+                       "PUT": self.put_bucket_versioning}.get(method)
         elif method == "GET":
-            if "bucketInfo" in params:
+            if "versions" in params:
+                handler = self.list_object_versions
+            elif "bucketInfo" in params:
                 handler = self.get_bucket_info
             elif "location" in params:
                 handler = self.get_bucket_location
@@ -171,10 +189,13 @@ class Operations:
         return handler(req)
 
     # -- upstream helpers --------------------------------------------------------------
+    def _upstream(self, req: OSSRequest) -> Upstream:
+        return req.upstream or self.upstream
+
     def _call(self, req: OSSRequest, method: str, *, key: str | None = None,
               params: dict[str, str] | None = None, headers: dict[str, str] | None = None,
               body=None, stream: bool = False) -> requests.Response:
-        response = self.upstream.request(method, req.bucket, req.key if key is None else key,
+        response = self._upstream(req).request(method, req.bucket, req.key if key is None else key,
                                          params=params, headers=headers, body=body,
                                          stream=stream)
         if response.status_code >= 300 or _is_error_document(response, stream):
@@ -189,7 +210,7 @@ class Operations:
             fields["Key"] = req.key
         if status == 404 and not content and req.key:
             # A HEAD error has no body: tell a missing bucket from a missing key.
-            probe = self.upstream.request("HEAD", req.bucket)
+            probe = self._upstream(req).request("HEAD", req.bucket)
             if probe.status_code == 404:
                 return OSSServiceError(404, "NoSuchBucket",
                                        "The specified bucket does not exist.", **fields)
@@ -204,7 +225,7 @@ class Operations:
         self._call(req, "HEAD", key="").close()
 
     def _bucket_dates(self, req: OSSRequest) -> dict[str, str]:
-        response = self.upstream.request("GET", None)
+        response = self._upstream(req).request("GET", None)
         if response.status_code != 200:
             raise self._error(req, response.status_code, response.content)
         return translate.bucket_creation_dates(response.content)
@@ -218,10 +239,11 @@ class Operations:
         return {"x-oss-hash-crc64ecma": str(crc)}
 
     def _check_forbid_overwrite(self, req: OSSRequest) -> None:
-        """OSS refuses to replace an object when asked to; S3 copy/complete cannot say so."""
+        """OSS refuses to replace an object when asked to; S3 CopyObject cannot say so, so
+        this checks first (not atomic: fine for a copy in tests)."""
         if not req.forbid_overwrite:
             return
-        probe = self.upstream.request("HEAD", req.bucket, req.key)
+        probe = self._upstream(req).request("HEAD", req.bucket, req.key)
         if probe.status_code == 200:
             raise OSSServiceError(409, "FileAlreadyExists",
                                   "The object you specified already exists and can not be "
@@ -238,7 +260,7 @@ class Operations:
         if not _BUCKET_NAME.match(req.bucket or ""):
             raise OSSServiceError(400, "InvalidBucketName",
                                   "The specified bucket is not valid.", BucketName=req.bucket)
-        response = self.upstream.request("PUT", req.bucket)
+        response = self._upstream(req).request("PUT", req.bucket)
         if response.status_code == 409 and b"BucketAlreadyOwnedByYou" in response.content:
             return OSSResponse(200)  # OSS: re-creating your own bucket succeeds
         if response.status_code >= 300:
@@ -293,7 +315,36 @@ class Operations:
             self._policies.pop(req.bucket, None)
         return OSSResponse(204)
 
+    def put_bucket_versioning(self, req: OSSRequest) -> OSSResponse:
+        document = req.small_body()
+        _check_content_md5(req, document)
+        try:
+            status = translate.text(translate.parse_s3(document), "Status")
+        except ElementTree.ParseError:
+            raise OSSServiceError(400, "MalformedXML", "The XML you provided was not "
+                                  "well-formed.") from None
+        if status not in _VERSIONING_STATUSES:
+            raise OSSServiceError(400, "InvalidArgument",
+                                  f"Versioning status must be one of {_VERSIONING_STATUSES}.")
+        s3_document = translate.versioning_configuration(status)
+        self._call(req, "PUT", key="", params={"versioning": ""},
+                   headers={"Content-MD5": _md5_base64(s3_document),
+                            "Content-Type": XML_CONTENT_TYPE}, body=s3_document)
+        return OSSResponse(200)
+
+    def get_bucket_versioning(self, req: OSSRequest) -> OSSResponse:
+        response = self._call(req, "GET", key="", params={"versioning": ""})
+        status = translate.text(translate.parse_s3(response.content), "Status")
+        return OSSResponse.xml(translate.versioning_configuration(status or None))
+
     # -- listings ----------------------------------------------------------------------
+    def list_object_versions(self, req: OSSRequest) -> OSSResponse:
+        params = {"versions": "", "max-keys": OSS_DEFAULT_MAX_KEYS,
+                  **_pick(req.params, _LIST_VERSIONS_PARAMS)}
+        response = self._call(req, "GET", key="", params=params)
+        return OSSResponse.xml(translate.list_object_versions(
+            response.content, req.bucket, req.params, self.owner_id))
+
     def list_objects_v1(self, req: OSSRequest) -> OSSResponse:
         params = {"max-keys": OSS_DEFAULT_MAX_KEYS, **_pick(req.params, _LIST_V1_PARAMS)}
         response = self._call(req, "GET", key="", params=params)
@@ -339,6 +390,7 @@ class Operations:
 
     def _write_response(self, req: OSSRequest, response: requests.Response) -> OSSResponse:
         headers = {"ETag": translate.oss_etag(response.headers.get("ETag", ""))}
+        headers.update(translate.version_header(response.headers))
         crc = req.body.crc64 if req.body is not None else 0
         headers.update(self._crc_header(crc))
         return OSSResponse(200, headers)
@@ -359,6 +411,7 @@ class Operations:
 
     def get_object(self, req: OSSRequest) -> OSSResponse:
         params = {k: v for k, v in req.params.items() if k.startswith("response-")}
+        params.update(_version_param(req))
         headers = _s3_request_headers(req.headers)
         range_header = req.headers.get("Range")
         standard = req.headers.get("x-oss-range-behavior", "").lower() == "standard"
@@ -392,12 +445,13 @@ class Operations:
                            close=response.close)
 
     def head_object(self, req: OSSRequest) -> OSSResponse:
-        response = self._call(req, "HEAD", headers=_s3_request_headers(req.headers))
+        response = self._call(req, "HEAD", params=_version_param(req),
+                              headers=_s3_request_headers(req.headers))
         return OSSResponse(200, translate.object_response_headers(response.headers))
 
     def delete_object(self, req: OSSRequest) -> OSSResponse:
-        self._call(req, "DELETE")
-        return OSSResponse(204)
+        response = self._call(req, "DELETE", params=_version_param(req))
+        return OSSResponse(204, translate.delete_response_headers(response.headers))
 
     def delete_multiple_objects(self, req: OSSRequest) -> OSSResponse:
         document = req.small_body()
@@ -436,12 +490,14 @@ class Operations:
         except ElementTree.ParseError:
             raise OSSServiceError(400, "MalformedXML", "The XML you provided was not "
                                   "well-formed.") from None
-        self._check_forbid_overwrite(req)
+        headers = {"Content-Type": XML_CONTENT_TYPE}
+        if req.forbid_overwrite:
+            headers["If-None-Match"] = "*"  # SeaweedFS enforces it on Complete (412)
         response = self._call(req, "POST", params={"uploadId": req.params["uploadId"]},
-                              headers={"Content-Type": XML_CONTENT_TYPE}, body=s3_document)
+                              headers=headers, body=s3_document)
         result, etag = translate.complete_multipart_upload(response.content, req.bucket,
                                                            req.key, req.params)
-        return OSSResponse.xml(result, ETag=etag)
+        return OSSResponse.xml(result, ETag=etag, **translate.version_header(response.headers))
 
     def abort_multipart_upload(self, req: OSSRequest) -> OSSResponse:
         self._call(req, "DELETE", params={"uploadId": req.params["uploadId"]})
@@ -451,6 +507,11 @@ class Operations:
 # -- module helpers -------------------------------------------------------------------------
 def _pick(params: dict[str, str], names: tuple[str, ...]) -> dict[str, str]:
     return {name: params[name] for name in names if name in params}
+
+
+def _version_param(req: OSSRequest) -> dict[str, str]:
+    version_id = req.params.get("versionId")
+    return {} if version_id is None else {"versionId": version_id}
 
 
 def _md5_base64(data: bytes) -> str:

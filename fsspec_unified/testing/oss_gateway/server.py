@@ -89,8 +89,10 @@ class _Handler(BaseHTTPRequestHandler):
             params = dict(parse_qsl(url.query, keep_blank_values=True))
             headers = CaseInsensitiveDict(self.headers.items())
             body = self._request_body(headers)
-            gateway._verifier.verify(self.command, dict(headers), params, bucket, key)
-            request = OSSRequest(self.command, bucket, key, params, headers, body)
+            access_key = gateway._verifier.verify(self.command, dict(headers), params, bucket,
+                                                  key)
+            request = OSSRequest(self.command, bucket, key, params, headers, body,
+                                 upstream=gateway._identity_upstreams.get(access_key))
             response = gateway._operations.dispatch(request)
         except OSSServiceError as error:
             response = self._error_response(error, request_id)
@@ -163,6 +165,10 @@ class OSSGateway:
     verifies them, re-signs with SigV4 and forwards to ``upstream_endpoint``.
     ``crc_mode`` ("correct", "omit", "corrupt") controls the ``x-oss-hash-crc64ecma``
     header on writes and full reads and may be changed at any time.
+
+    :meth:`add_identity` accepts a further key pair that the upstream server also knows:
+    its requests are verified with its own secret and forwarded under the same identity, so
+    the upstream's permissions for it apply unchanged.
     """
 
     def __init__(self, upstream_endpoint: str, upstream_access_key: str,
@@ -177,6 +183,8 @@ class OSSGateway:
         self._thread: threading.Thread | None = None
         self._upstream: Upstream | None = None
         self._operations: Operations | None = None
+        self._identities: dict[str, str] = {}
+        self._identity_upstreams: dict[str, Upstream] = {}
 
     def __repr__(self) -> str:
         port = self._server.server_address[1] if self._server is not None else None
@@ -198,14 +206,26 @@ class OSSGateway:
             raise RuntimeError("the OSS gateway is not started")
         return f"http://{LOOPBACK}:{self._server.server_address[1]}"
 
+    def add_identity(self, access_key: str, secret_key: str) -> None:
+        """Serve requests signed with this key pair, forwarded upstream with the same one."""
+        self._verifier.add_identity(access_key, secret_key)
+        self._identities[access_key] = secret_key
+        if self._server is not None:
+            self._identity_upstreams[access_key] = self._new_upstream(access_key, secret_key)
+
+    def _new_upstream(self, access_key: str, secret_key: str) -> Upstream:
+        return Upstream(self._upstream_args[0], access_key, secret_key,
+                        pool_size=MAX_CONCURRENT_REQUESTS)
+
     def start(self) -> OSSGateway:
         """Bind a free loopback port, self-test signing and serve in a background thread."""
         if self._server is not None:
             return self
         self_test(self.region)
         endpoint, access_key, secret_key = self._upstream_args
-        self._upstream = Upstream(endpoint, access_key, secret_key,
-                                  pool_size=MAX_CONCURRENT_REQUESTS)
+        self._upstream = self._new_upstream(access_key, secret_key)
+        for identity, identity_secret in self._identities.items():
+            self._identity_upstreams[identity] = self._new_upstream(identity, identity_secret)
         self._server = _BoundedServer((LOOPBACK, 0), _Handler, self)
         host = f"{LOOPBACK}:{self._server.server_address[1]}"
         self._operations = Operations(self._upstream, self.region, host,
@@ -227,6 +247,9 @@ class OSSGateway:
             self._thread.join(timeout=10)
         if self._upstream is not None:
             self._upstream.close()
+        for upstream in self._identity_upstreams.values():
+            upstream.close()
+        self._identity_upstreams = {}
         logger.info("OSS gateway stopped")
 
     def __enter__(self) -> OSSGateway:

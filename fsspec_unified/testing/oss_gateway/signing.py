@@ -41,42 +41,53 @@ class _SigningRequest:
 
 @dataclass
 class SignatureVerifier:
-    """Checks that a request was signed with ``secret_key`` for ``access_key``."""
+    """Checks that a request was signed with ``secret_key`` for ``access_key``, or with the
+    secret of another identity added with :meth:`add_identity`."""
 
     access_key: str
     secret_key: str = field(repr=False)
     clock: object = time.time
+    _secrets: dict[str, str] = field(default_factory=dict, repr=False)
+
+    def __post_init__(self) -> None:
+        self._secrets[self.access_key] = self.secret_key
+
+    def add_identity(self, access_key: str, secret_key: str) -> None:
+        self._secrets[access_key] = secret_key
 
     def verify(self, method: str, headers: dict[str, str], params: dict[str, str],
-               bucket: str | None, key: str) -> None:
-        """Return if the request is authentic; raise :class:`OSSServiceError` (403) if not."""
+               bucket: str | None, key: str) -> str:
+        """Return the access key if the request is authentic; raise
+        :class:`OSSServiceError` (403) if not."""
         headers = CaseInsensitiveDict(headers)
         authorization = headers.get("authorization", "")
         if authorization.startswith("OSS "):
-            self._verify_v1_header(method, headers, params, bucket, key, authorization)
-        elif authorization.startswith(V4_ALGORITHM + " "):
-            self._verify_v4_header(method, headers, params, bucket, key, authorization)
-        elif "Signature" in params and "OSSAccessKeyId" in params:
-            self._verify_v1_url(method, headers, params, bucket, key)
-        elif params.get("x-oss-signature-version") == V4_ALGORITHM:
-            self._verify_v4_url(method, headers, params, bucket, key)
-        else:
-            raise access_denied("AccessDenied: anonymous access is not allowed")
+            return self._verify_v1_header(method, headers, params, bucket, key, authorization)
+        if authorization.startswith(V4_ALGORITHM + " "):
+            return self._verify_v4_header(method, headers, params, bucket, key, authorization)
+        if "Signature" in params and "OSSAccessKeyId" in params:
+            return self._verify_v1_url(method, headers, params, bucket, key)
+        if params.get("x-oss-signature-version") == V4_ALGORITHM:
+            return self._verify_v4_url(method, headers, params, bucket, key)
+        raise access_denied("AccessDenied: anonymous access is not allowed")
 
     # -- V1 ------------------------------------------------------------------------------
-    def _verify_v1_header(self, method, headers, params, bucket, key, authorization) -> None:
+    def _verify_v1_header(self, method, headers, params, bucket, key, authorization) -> str:
         access_key, _, signature = authorization[len("OSS "):].partition(":")
-        self._check_access_key(access_key.strip())
+        access_key = access_key.strip()
+        credentials = self._credentials(access_key)
         request = _SigningRequest(method, headers, params)
-        self._check(signature.strip(), self._v1_signature(request, bucket, key))
+        self._check(signature.strip(), self._v1_signature(request, bucket, key, credentials))
         date = headers.get("x-oss-date") or headers.get("date", "")
         try:
             self._check_skew(email.utils.parsedate_to_datetime(date).timestamp())
         except (TypeError, ValueError):
             raise access_denied("Invalid or missing Date header") from None
+        return access_key
 
-    def _verify_v1_url(self, method, headers, params, bucket, key) -> None:
-        self._check_access_key(params["OSSAccessKeyId"])
+    def _verify_v1_url(self, method, headers, params, bucket, key) -> str:
+        access_key = params["OSSAccessKeyId"]
+        credentials = self._credentials(access_key)
         try:
             expires = int(params["Expires"])
         except (KeyError, ValueError):
@@ -86,34 +97,41 @@ class SignatureVerifier:
         signed_headers["date"] = str(expires)
         signed_headers.pop("x-oss-date", None)  # the URL's Expires fills the DATE slot
         request = _SigningRequest(method, signed_headers, signed_params)
-        self._check(params["Signature"], self._v1_signature(request, bucket, key))
+        self._check(params["Signature"], self._v1_signature(request, bucket, key, credentials))
         if expires < self.clock():
             raise access_denied("Request has expired.")
+        return access_key
 
-    def _v1_signature(self, request: _SigningRequest, bucket: str | None, key: str) -> str:
+    @staticmethod
+    def _v1_signature(request: _SigningRequest, bucket: str | None, key: str,
+                      credentials: Credentials) -> str:
         return ProviderAuth(None)._ProviderAuth__make_signature(
-            request, bucket, key, Credentials(self.access_key, self.secret_key))
+            request, bucket, key, credentials)
 
     # -- V4 ------------------------------------------------------------------------------
-    def _verify_v4_header(self, method, headers, params, bucket, key, authorization) -> None:
+    def _verify_v4_header(self, method, headers, params, bucket, key, authorization) -> str:
         fields = _parse_v4_authorization(authorization[len(V4_ALGORITHM) + 1:])
         date_time = headers.get("x-oss-date", "")
-        region = self._check_credential(fields.get("Credential", ""), date_time)
+        credentials, region = self._check_credential(fields.get("Credential", ""), date_time)
         additional = _additional_headers(fields.get("AdditionalHeaders"))
         request = _SigningRequest(method, headers, params, region=region)
         self._check(fields.get("Signature", ""),
-                    self._v4_signature(request, bucket, key, additional, date_time))
+                    self._v4_signature(request, bucket, key, additional, date_time,
+                                       credentials))
         self._check_skew(calendar.timegm(time.strptime(date_time, "%Y%m%dT%H%M%SZ")))
+        return credentials.access_key_id
 
-    def _verify_v4_url(self, method, headers, params, bucket, key) -> None:
+    def _verify_v4_url(self, method, headers, params, bucket, key) -> str:
         date_time = params.get("x-oss-date", "")
-        region = self._check_credential(params.get("x-oss-credential", ""), date_time)
+        credentials, region = self._check_credential(params.get("x-oss-credential", ""),
+                                                     date_time)
         additional = _additional_headers(params.get("x-oss-additional-headers"))
         signed_params = {k: v for k, v in params.items() if k != "x-oss-signature"}
         request = _SigningRequest(method, CaseInsensitiveDict(headers), signed_params,
                                   region=region)
         self._check(params.get("x-oss-signature", ""),
-                    self._v4_signature(request, bucket, key, additional, date_time))
+                    self._v4_signature(request, bucket, key, additional, date_time,
+                                       credentials))
         try:
             signed_at = calendar.timegm(time.strptime(date_time, "%Y%m%dT%H%M%SZ"))
             expires_s = int(params.get("x-oss-expires", ""))
@@ -121,21 +139,23 @@ class SignatureVerifier:
             raise access_denied("Invalid x-oss-date or x-oss-expires") from None
         if signed_at + expires_s < self.clock():
             raise access_denied("Request has expired.")
+        return credentials.access_key_id
 
-    def _v4_signature(self, request, bucket, key, additional, date_time) -> str:
+    @staticmethod
+    def _v4_signature(request, bucket, key, additional, date_time, credentials) -> str:
         return ProviderAuthV4(None)._ProviderAuthV4__make_signature(
-            request, bucket, key, additional, Credentials(self.access_key, self.secret_key),
-            date_time)
+            request, bucket, key, additional, credentials, date_time)
 
-    def _check_credential(self, credential: str, date_time: str) -> str:
-        """Check ``AK/yyyymmdd/region/oss/aliyun_v4_request``; return its region."""
+    def _check_credential(self, credential: str, date_time: str) -> tuple[Credentials, str]:
+        """Check ``AK/yyyymmdd/region/oss/aliyun_v4_request``; return its identity's
+        credentials and its region."""
         parts = credential.split("/")
         if len(parts) != 5 or parts[3] != "oss" or parts[4] != "aliyun_v4_request":
             raise access_denied("Invalid credential in the V4 signature")
-        self._check_access_key(parts[0])
+        credentials = self._credentials(parts[0])
         if parts[1] != date_time[:8]:
             raise signature_mismatch()
-        return parts[2]
+        return credentials, parts[2]
 
     # -- shared --------------------------------------------------------------------------
     def _check_skew(self, signed_at: float) -> None:
@@ -144,11 +164,13 @@ class SignatureVerifier:
                                   "The difference between the request time and the current "
                                   "time is too large.")
 
-    def _check_access_key(self, access_key: str) -> None:
-        if access_key != self.access_key:
+    def _credentials(self, access_key: str) -> Credentials:
+        secret_key = self._secrets.get(access_key)
+        if secret_key is None:
             raise OSSServiceError(403, "InvalidAccessKeyId",
                                   "The OSS Access Key Id you provided does not exist in our "
                                   "records.")
+        return Credentials(access_key, secret_key)
 
     @staticmethod
     def _check(given: str, expected: str) -> None:

@@ -234,7 +234,56 @@ def list_multipart_uploads(s3_body: bytes, params: dict[str, str]) -> bytes:
     return to_xml(root)
 
 
+def list_object_versions(s3_body: bytes, bucket: str, params: dict[str, str],
+                         owner_id: str) -> bytes:
+    """``ListVersionsResult``: ``Version`` and ``DeleteMarker`` entries in the server's order."""
+    s3_root = parse_s3(s3_body)
+    encode = params.get("encoding-type") == "url"
+    root = ElementTree.Element("ListVersionsResult")
+    add(root, "Name", bucket)
+    add(root, "Prefix", url_encode(params.get("prefix", ""), encode))
+    add(root, "KeyMarker", url_encode(params.get("key-marker", ""), encode))
+    add(root, "VersionIdMarker", params.get("version-id-marker", ""))
+    add(root, "MaxKeys", params.get("max-keys", "100"))
+    add(root, "Delimiter", url_encode(params.get("delimiter", ""), encode))
+    if encode:
+        add(root, "EncodingType", "url")
+    truncated = text(s3_root, "IsTruncated", "false").lower() == "true"
+    add(root, "IsTruncated", "true" if truncated else "false")
+    if truncated:
+        add(root, "NextKeyMarker", url_encode(text(s3_root, "NextKeyMarker"), encode))
+        add(root, "NextVersionIdMarker", text(s3_root, "NextVersionIdMarker"))
+    for item in s3_root:
+        if item.tag not in ("Version", "DeleteMarker"):
+            continue
+        node = add(root, item.tag)
+        add(node, "Key", url_encode(text(item, "Key"), encode))
+        add(node, "VersionId", text(item, "VersionId", "null"))
+        add(node, "IsLatest", text(item, "IsLatest", "false").lower())
+        add(node, "LastModified", oss_time(text(item, "LastModified")))
+        if item.tag == "Version":
+            etag = oss_etag(text(item, "ETag"))
+            add(node, "ETag", etag)
+            add(node, "Type", object_type(etag))
+            add(node, "Size", text(item, "Size", "0"))
+            add(node, "StorageClass", STORAGE_CLASS)
+        owner = add(node, "Owner")
+        add(owner, "ID", owner_id)
+        add(owner, "DisplayName", owner_id)
+    for item in s3_root.findall("CommonPrefixes"):
+        add(add(root, "CommonPrefixes"), "Prefix", url_encode(text(item, "Prefix"), encode))
+    return to_xml(root)
+
+
 # -- single results -----------------------------------------------------------------------
+def versioning_configuration(status: str | None) -> bytes:
+    """``VersioningConfiguration`` (no ``Status`` for a bucket never versioned)."""
+    root = ElementTree.Element("VersioningConfiguration")
+    if status:
+        add(root, "Status", status)
+    return to_xml(root)
+
+
 def initiate_multipart_upload(s3_body: bytes, params: dict[str, str]) -> bytes:
     s3_root = parse_s3(s3_body)
     encode = params.get("encoding-type") == "url"
@@ -360,6 +409,19 @@ def bucket_location(region: str) -> bytes:
 
 
 # -- headers ------------------------------------------------------------------------------
+def version_header(upstream: dict[str, str]) -> dict[str, str]:
+    """``x-oss-version-id`` from S3's ``x-amz-version-id`` (absent when unversioned)."""
+    version_id = upstream.get("x-amz-version-id")
+    return {"x-oss-version-id": version_id} if version_id else {}
+
+
+def delete_response_headers(upstream: dict[str, str]) -> dict[str, str]:
+    headers = version_header(upstream)
+    if upstream.get("x-amz-delete-marker", "").lower() == "true":
+        headers["x-oss-delete-marker"] = "true"
+    return headers
+
+
 def object_response_headers(upstream: dict[str, str]) -> dict[str, str]:
     """OSS object headers from SeaweedFS's: metadata renamed, ETag/Last-Modified normalised."""
     headers = {name: upstream[name] for name in PASSTHROUGH_RESPONSE_HEADERS
@@ -374,4 +436,5 @@ def object_response_headers(upstream: dict[str, str]) -> dict[str, str]:
             headers["x-oss-meta-" + name[len("x-amz-meta-"):].lower()] = value
     headers["x-oss-object-type"] = object_type(etag)
     headers["x-oss-storage-class"] = STORAGE_CLASS
+    headers.update(version_header(upstream))
     return headers
