@@ -451,3 +451,102 @@ def test_delete_multiple_requires_content_md5(bucket: oss2.Bucket, prefix: str) 
     assert response.status_code == 400
     assert b"<Code>InvalidDigest</Code>" in response.content
     assert bucket.object_exists(prefix + "kept")
+
+
+# -- versions ----------------------------------------------------------------------------
+@pytest.fixture(scope="module")
+def versioned_bucket_name(oss_gateway: OSSGateway) -> str:
+    name = f"gwv-{uuid.uuid4().hex[:8]}"
+    bucket = _bucket(oss_gateway, name)
+    bucket.create_bucket()
+    config = oss2.models.BucketVersioningConfig(oss2.models.BUCKET_VERSIONING_ENABLE)
+    bucket.put_bucket_versioning(config)
+    return name
+
+
+def test_bucket_versioning_configuration_round_trip(oss_gateway: OSSGateway,
+                                                    signing: str) -> None:
+    bucket = _bucket(oss_gateway, f"gwv-{uuid.uuid4().hex[:8]}", signing)
+    bucket.create_bucket()
+    assert bucket.get_bucket_versioning().status is None  # never versioned
+    for status in (oss2.models.BUCKET_VERSIONING_ENABLE, oss2.models.BUCKET_VERSIONING_SUSPEND):
+        bucket.put_bucket_versioning(oss2.models.BucketVersioningConfig(status))
+        assert bucket.get_bucket_versioning().status == status
+
+
+def test_version_ids_on_put_get_head_and_delete(oss_gateway: OSSGateway,
+                                                versioned_bucket_name: str, signing: str,
+                                                prefix: str) -> None:
+    bucket = _bucket(oss_gateway, versioned_bucket_name, signing)
+    key = prefix + "sp ace+\u4e2d"
+    first = bucket.put_object(key, b"first")
+    second = bucket.put_object(key, b"second!")
+    assert first.versionid and second.versionid and first.versionid != second.versionid
+    old = bucket.get_object(key, params={"versionId": first.versionid})
+    assert old.read() == b"first" and old.versionid == first.versionid
+    assert bucket.head_object(key).versionid == second.versionid
+    head = bucket.head_object(key, params={"versionId": first.versionid})
+    assert (head.content_length, head.versionid) == (5, first.versionid)
+    marker = bucket.delete_object(key)
+    assert marker.delete_marker and marker.versionid
+    with pytest.raises(NoSuchKey):
+        bucket.get_object(key)
+    bucket.delete_object(key, params={"versionId": first.versionid})
+    with pytest.raises(ServerError):
+        bucket.get_object(key, params={"versionId": first.versionid})
+
+
+def test_list_object_versions_one_entry_per_page(oss_gateway: OSSGateway,
+                                                 versioned_bucket_name: str,
+                                                 prefix: str) -> None:
+    bucket = _bucket(oss_gateway, versioned_bucket_name)
+    keys = [prefix + name for name in ("a+b c", "z\u4e2d")]
+    written = {key: [bucket.put_object(key, data).versionid for data in (b"1", b"22")]
+               for key in keys}
+    bucket.delete_object(keys[0])
+    whole = bucket.list_object_versions(prefix=prefix)
+    assert not whole.is_truncated
+    assert [(v.key, v.versionid, v.is_latest, v.size) for v in whole.versions] == [
+        (keys[0], written[keys[0]][1], False, 2), (keys[0], written[keys[0]][0], False, 1),
+        (keys[1], written[keys[1]][1], True, 2), (keys[1], written[keys[1]][0], False, 1)]
+    assert [(m.key, m.is_latest) for m in whole.delete_marker] == [(keys[0], True)]
+    version = whole.versions[0]
+    assert version.etag == hashlib.md5(b"22").hexdigest().upper()
+    assert (version.type, version.storage_class) == ("Normal", "Standard")
+    paged, key_marker, version_marker = [], "", ""
+    while True:
+        page = bucket.list_object_versions(prefix=prefix, key_marker=key_marker,
+                                           versionid_marker=version_marker, max_keys=1)
+        paged += [(v.key, v.versionid) for v in page.versions]
+        paged += [(m.key, m.versionid) for m in page.delete_marker]
+        if not page.is_truncated:
+            break
+        key_marker, version_marker = page.next_key_marker, page.next_versionid_marker
+    assert sorted(paged) == sorted(
+        [(v.key, v.versionid) for v in whole.versions]
+        + [(m.key, m.versionid) for m in whole.delete_marker])
+
+
+# -- identities --------------------------------------------------------------------------
+def test_an_added_identity_is_verified_and_forwarded_as_itself(
+        oss_gateway: OSSGateway, s3_server, bucket_name: str) -> None:
+    oss_gateway.add_identity(s3_server.limited_access_key, s3_server.limited_secret_key)
+    owner = _bucket(oss_gateway, f"limited-{uuid.uuid4().hex[:8]}")
+    owner.create_bucket()
+    limited = oss2.Bucket(
+        oss2.Auth(s3_server.limited_access_key, s3_server.limited_secret_key),
+        oss_gateway.endpoint_url, owner.bucket_name)
+    limited.put_object("k", b"limited")
+    assert limited.get_object("k").read() == b"limited"
+    # SeaweedFS refuses this identity bucket-level requests and other buckets.
+    with pytest.raises(oss2.exceptions.AccessDenied):
+        limited.get_bucket_info()
+    other = oss2.Bucket(
+        oss2.Auth(s3_server.limited_access_key, s3_server.limited_secret_key),
+        oss_gateway.endpoint_url, bucket_name)
+    with pytest.raises(oss2.exceptions.AccessDenied):
+        other.get_object("k")
+    wrong = oss2.Bucket(oss2.Auth(s3_server.limited_access_key, "wrong"),
+                        oss_gateway.endpoint_url, owner.bucket_name)
+    with pytest.raises(SignatureDoesNotMatch):
+        wrong.get_object("k")
