@@ -1,31 +1,57 @@
 """``UnifiedFileSystem``: the fsspec filesystem over every backend, registered as ``unified``.
 
 Paths are ``bucket/key`` (``unified://`` optional); the root lists buckets; "directories" are
-key prefixes, shown from common prefixes. Everything goes through the driver interface
+key prefixes, shown from common prefixes, and a key ending in ``/`` (a directory marker, as
+the AWS console, Hadoop or Spark create) is that directory, never a zero-byte file.
+Everything goes through the driver interface
 (:class:`~fsspec_unified.driver.base_oss.BaseOSSClient`): this module never imports an SDK.
 Bulk operations (``cat``, ``put``, ``get``, ``rm`` of many paths) run on a thread pool bounded
 by ``max_workers``; ``put_file``/``get_file`` go through the transfer manager; the listing
-cache is invalidated by every write, copy and delete, so ``ls``/``info``/``exists`` never
-show stale results after this instance changed something.
+cache (thread-safe, see :mod:`~fsspec_unified.listing_cache`) is invalidated by every write,
+copy and delete.
 
-Decisions: ``created`` returns an object's last-modified time (objects are immutable, so
-the last write created them) and a bucket's creation date; ``mkdir`` of a bucket path creates
-the bucket, of a deeper path does nothing (prefixes exist through their objects);
-``checksum``/``ukey`` come from the ETag, never from reading the data.
+Behaviour callers may rely on, and where it differs from s3fs:
+
+* ``ls`` returns names unless ``detail=True``; entries carry fsspec's ``name``/``size``/
+  ``type`` and s3fs's ``Key``/``Size``/``LastModified``/``ETag``/``VersionId``/
+  ``ContentType``/``StorageClass`` (``ETag`` without the surrounding quotes s3fs keeps).
+* Reads pin the object: ``cat_ranges`` takes one ETag per path and sends it as ``If-Match``
+  with every range; a replaced object raises ``ConcurrentModificationError``.
+* Writes: ``ContentType=``/``Metadata=`` (or ``content_type=``/``metadata=``) are honoured,
+  the type is guessed from the extension otherwise; ``mode="create"`` is create-only on the
+  server (single PUT and multipart). Inside ``with fs.transaction:`` every ``pipe_file``,
+  ``put_file``, ``touch`` and ``open(..., "wb")`` becomes visible only at commit; copies and
+  deletes are not deferred.
+* ``mkdir`` of a bucket path creates the bucket; of a deeper path it creates nothing (as
+  s3fs: prefixes exist through their objects). ``rmdir`` of a prefix that holds objects
+  raises ``FileExistsError`` (s3fs), of an empty bucket deletes it.
+* ``rm(path)`` of one missing path raises ``FileNotFoundError``; a list of paths is a bulk
+  delete where keys already gone are ignored (S3's DeleteObjects semantics, as s3fs).
+* ``version_aware=True`` enables ``version_id=`` and ``bucket/key?versionId=...`` paths; on a
+  filesystem that is not version aware a ``?`` in a path is part of the key (s3fs silently
+  drops the version there and reads the latest object).
+* ``checksum``/``ukey`` come from the ETag (and version id), never from reading the data;
+  nothing here takes an ETag for an MD5.
 """
 
 from __future__ import annotations
 
 import io
+import mimetypes
 import os
 import threading
 from collections.abc import Callable, Iterable
 from concurrent.futures import ThreadPoolExecutor
 from datetime import datetime
+from glob import has_magic
+from hashlib import sha256
+from itertools import islice
 from typing import Any, TypeVar
 
 from fsspec.callbacks import DEFAULT_CALLBACK
 from fsspec.spec import AbstractFileSystem
+from fsspec.transaction import Transaction
+from fsspec.utils import glob_translate, isfilelike
 
 from .buffered_file import UnifiedFile
 from .driver import create_client
@@ -38,12 +64,28 @@ from .driver.exceptions import (
 from .driver.transfer_config import choose_part_size
 from .driver.transfer_manager import TransferManager
 from .driver.types import ObjectInfo
+from .listing_cache import ThreadSafeDirCache
+from .paths import VERSION_MARKER, check_local_targets, split_versioned_path
 from .storage_options import parse_storage_options
 
 T = TypeVar("T")
 R = TypeVar("R")
 
 PROTOCOL = "unified"
+_STREAM_CHUNK_BYTES = 1024 * 1024
+_WRITE_MODES = {"overwrite": "wb", "create": "xb"}
+
+
+class UnifiedTransaction(Transaction):
+    """fsspec's transaction; the listing cache is dropped once it ends (either way)."""
+
+    def complete(self, commit: bool = True) -> None:
+        fs = self.fs
+        try:
+            super().complete(commit)
+        finally:
+            if fs is not None:
+                fs.invalidate_cache()
 
 
 class UnifiedFileSystem(AbstractFileSystem):
@@ -52,18 +94,34 @@ class UnifiedFileSystem(AbstractFileSystem):
     Storage options: ``provider`` (``s3``/``aws``, ``minio``, ``oss``/``aliyun``), every
     ``OSSConfig`` field, the s3fs aliases ``key``, ``secret``, ``token``, ``endpoint_url``,
     ``client_kwargs``, and ``block_size``, ``max_workers``, ``rate_limit_bytes_per_s``,
-    ``resumable``, ``checkpoint_dir`` (see
+    ``resumable``, ``checkpoint_dir``, ``version_aware`` (see
     :class:`~fsspec_unified.storage_options.FilesystemOptions`).
     """
 
     protocol = (PROTOCOL,)
     root_marker = ""
+    transaction_type = UnifiedTransaction
 
     def __init__(self, **storage_options: Any) -> None:
         super().__init__(**storage_options)
+        self.dircache = ThreadSafeDirCache(**storage_options)
         config, self.options = parse_storage_options(storage_options)
         self.client = create_client(config)
+        if self.options.version_aware and not self.client.capabilities.supports_versioning:
+            raise ValueError(
+                f"version_aware=True: the {self.client.provider} driver does not support "
+                "object versioning"
+            )
         self.transfers = TransferManager(self.options.transfer_config())
+        self.blocksize = self.options.block_size
+        self.default_block_size = self.options.block_size  # the s3fs name
+        self.version_aware = self.options.version_aware
+
+    @property
+    def fsid(self) -> str:
+        """Stable per provider and endpoint: two instances on one store share it."""
+        endpoint = self.client.config.endpoint_url or "default"
+        return f"{PROTOCOL}-{self.client.provider}-{sha256(endpoint.encode()).hexdigest()[:16]}"
 
     # -- paths ---------------------------------------------------------------------------
 
@@ -71,25 +129,48 @@ class UnifiedFileSystem(AbstractFileSystem):
     def _strip_protocol(cls, path: str | list[str]) -> str | list[str]:
         if isinstance(path, list):
             return [cls._strip_protocol(p) for p in path]
-        path = str(path)
+        path = os.fspath(path) if isinstance(path, os.PathLike) else str(path)
         if path.startswith(f"{PROTOCOL}://"):
             path = path[len(PROTOCOL) + 3:]
         return path.strip("/")
 
     def split_path(self, path: str) -> tuple[str, str]:
-        """``(bucket, key)`` of a path; the key is ``""`` for a bucket itself."""
+        """``(bucket, key)`` of a path; the key is ``""`` for a bucket itself.
+
+        Unlike s3fs's ``split_path`` there is no third element: versions are split off by
+        :meth:`split_versioned_path`.
+        """
         bucket, _, key = self._strip_protocol(path).partition("/")
         return bucket, key
 
-    def _object_path(self, path: str) -> tuple[str, str]:
+    def split_versioned_path(self, path: str,
+                             version_id: str | None = None) -> tuple[str, str, str | None]:
+        """``(bucket, key, version_id)``; the version comes from ``version_id=`` or, on a
+        version-aware filesystem, from a ``?versionId=`` suffix."""
+        path = self._strip_protocol(path)
+        path_version = None
+        if self.version_aware and VERSION_MARKER in path:
+            path, path_version = split_versioned_path(path)
+        if version_id is not None and path_version is not None and version_id != path_version:
+            raise ValueError(f"{path}: version_id={version_id!r} contradicts the path's "
+                             f"versionId={path_version!r}")
+        version_id = version_id or path_version
+        if version_id is not None and not self.version_aware:
+            raise ValueError("version_id needs a version-aware filesystem (version_aware=True)")
         bucket, key = self.split_path(path)
+        return bucket, key, version_id
+
+    def _object_path(self, path: str, version_id: str | None = None) -> tuple[str, str,
+                                                                             str | None]:
+        bucket, key, version_id = self.split_versioned_path(path, version_id)
         if not key:
             raise IsADirectoryError(f"{path!r} is a bucket, not an object")
-        return bucket, key
+        return bucket, key, version_id
 
     # -- listing -------------------------------------------------------------------------
 
-    def ls(self, path: str, detail: bool = True, refresh: bool = False, **kwargs: Any):
+    def ls(self, path: str, detail: bool = False, refresh: bool = False, **kwargs: Any):
+        """Names (or, with ``detail=True``, info dicts) directly under ``path``."""
         path = self._strip_protocol(path)
         entries = None if refresh else self._ls_from_cache(path)
         if entries and len(entries) == 1 and entries[0]["name"] == path and (
@@ -106,32 +187,43 @@ class UnifiedFileSystem(AbstractFileSystem):
 
     def _list_directory(self, path: str) -> list[dict]:
         if not path:
-            return [self._bucket_entry(b.name, b.creation_date) for b in self.client.list_buckets()]
+            return [_bucket_entry(b.name, b.creation_date) for b in self.client.list_buckets()]
         bucket, key = self.split_path(path)
         prefix = f"{key}/" if key else ""
-        return [
-            self._entry(bucket, item)
-            for item in self.client.list_objects(bucket, prefix, delimiter="/")
-            if item.key != prefix  # a "directory marker" object is the directory itself
-        ]
+        entries: dict[str, dict] = {}
+        for item in self.client.list_objects(bucket, prefix, delimiter="/"):
+            if item.key != prefix:  # the directory's own marker is the directory itself
+                entry = _entry(bucket, item)
+                entries.setdefault(entry["name"], entry)
+        return list(entries.values())
 
     def find(self, path: str, maxdepth: int | None = None, withdirs: bool = False,
              detail: bool = False, prefix: str = "", **kwargs: Any):
-        """All objects under ``path`` in one flat listing (no per-directory requests)."""
-        if maxdepth is not None:
-            return super().find(path, maxdepth=maxdepth, withdirs=withdirs, detail=detail,
-                                **kwargs)
+        """All objects under ``path`` in one flat listing (no per-directory requests).
+
+        ``prefix`` keeps only names starting with ``path/prefix`` (as s3fs). Directory
+        markers are directories: listed with ``withdirs=True``, never as files.
+        """
         path = self._strip_protocol(path)
         bucket, key = self.split_path(path)
-        if not bucket:
-            return super().find(path, withdirs=withdirs, detail=detail, **kwargs)
+        if maxdepth is not None or not bucket:
+            found = super().find(path, maxdepth=maxdepth, withdirs=withdirs, detail=True,
+                                 **kwargs)
+            if prefix:
+                stem = f"{path}/{prefix}" if path else prefix
+                found = {name: entry for name, entry in found.items()
+                         if name.startswith(stem)}
+            return found if detail else sorted(found)
         base = f"{key}/" if key else ""
         found: dict[str, dict] = {}
         for item in self.client.list_objects(bucket, base + prefix):
             if item.key == base:
                 continue
-            entry = self._entry(bucket, item)
-            found[entry["name"]] = entry
+            entry = _entry(bucket, item)
+            if entry["type"] == "file":
+                found[entry["name"]] = entry
+            elif withdirs:
+                found.setdefault(entry["name"], entry)
             if withdirs:
                 self._add_parent_directories(found, entry["name"], path)
         if not found and key and not prefix:
@@ -141,36 +233,64 @@ class UnifiedFileSystem(AbstractFileSystem):
                 info = None
             if info is not None and info["type"] == "file":
                 found[path] = info
-        if withdirs and path and found and self.isdir(path):
-            found.setdefault(path, self._directory_entry(path))
+        if withdirs and path and not prefix and found and self.isdir(path):
+            found.setdefault(path, _directory_entry(path))
         names = sorted(found)
         return {name: found[name] for name in names} if detail else names
 
     def _add_parent_directories(self, found: dict[str, dict], name: str, root: str) -> None:
         parent = self._parent(name)
         while parent and len(parent) > len(root) and parent not in found:
-            found[parent] = self._directory_entry(parent)
+            found[parent] = _directory_entry(parent)
             parent = self._parent(parent)
 
-    def info(self, path: str, **kwargs: Any) -> dict:
-        path = self._strip_protocol(path)
+    def glob(self, path: str, maxdepth: int | None = None, **kwargs: Any):
+        """fsspec's glob; a malformed pattern raises ``ValueError`` before any request."""
+        glob_translate(self._strip_protocol(path))
+        return super().glob(path, maxdepth=maxdepth, **kwargs)
+
+    def info(self, path: str, version_id: str | None = None, **kwargs: Any) -> dict:
+        bucket, key, version_id = self.split_versioned_path(path, version_id)
+        path = f"{bucket}/{key}" if key else bucket
         if not path:
-            return self._directory_entry("")
-        cached = self._info_from_parent_cache(path)
-        if cached is not None:
-            return cached
-        bucket, key = self.split_path(path)
+            return _directory_entry("")
         if not key:
-            if self.client.bucket_exists(bucket):
-                return self._directory_entry(bucket)
+            if self._bucket_exists(bucket):
+                return _directory_entry(bucket)
             raise FileNotFoundError(path)
+        if version_id is None and not self.version_aware:
+            cached = self._info_from_parent_cache(path)
+            if cached is not None:
+                return cached
         try:
-            return self._entry(bucket, self.client.head_object(bucket, key))
+            return _entry(bucket, self._head(bucket, key, version_id))
         except (ObjectNotFoundError, BucketNotFoundError):
-            pass
+            if version_id is not None:
+                raise
         for _ in self.client.list_objects(bucket, key + "/", page_size=1):
-            return self._directory_entry(path)
+            return _directory_entry(path)
         raise FileNotFoundError(path)
+
+    def _head(self, bucket: str, key: str, version_id: str | None = None) -> ObjectInfo:
+        if version_id is None:
+            return self.client.head_object(bucket, key)
+        return self.client.head_object(bucket, key, version_id=version_id)
+
+    def _bucket_exists(self, bucket: str) -> bool:
+        """HEAD bucket; a user refused that (403) but allowed to list still sees the bucket.
+
+        s3fs's ``exists`` answers ``False`` there (its second probe, GetBucketLocation, is
+        refused too); a one-key listing is a probe such a user passes, so the bucket is
+        reported as existing rather than hidden. A user refused both gets ``PermissionError``.
+        """
+        try:
+            return self.client.bucket_exists(bucket)
+        except PermissionError:
+            try:
+                next(iter(self.client.list_objects(bucket, page_size=1)), None)
+            except (BucketNotFoundError, ObjectNotFoundError):
+                return False
+            return True
 
     def _info_from_parent_cache(self, path: str) -> dict | None:
         listing = self._ls_from_cache(self._parent(path))
@@ -183,49 +303,34 @@ class UnifiedFileSystem(AbstractFileSystem):
 
     def exists(self, path: str, **kwargs: Any) -> bool:
         try:
-            self.info(path)
+            self.info(path, **kwargs)
         except (FileNotFoundError, InvalidArgumentError):
             return False
         return True
 
-    # -- entries -------------------------------------------------------------------------
-
-    @staticmethod
-    def _directory_entry(name: str) -> dict:
-        return {"name": name, "size": 0, "type": "directory"}
-
-    def _bucket_entry(self, name: str, created: datetime | None) -> dict:
-        entry = self._directory_entry(name)
-        entry["CreationDate"] = created
-        return entry
-
-    def _entry(self, bucket: str, item: ObjectInfo) -> dict:
-        name = f"{bucket}/{item.key}".rstrip("/")
-        if item.is_prefix:
-            return self._directory_entry(name)
-        return {
-            "name": name,
-            "size": item.size,
-            "type": "file",
-            "ETag": item.etag,
-            "LastModified": item.last_modified,
-            "ContentType": item.content_type,
-            "StorageClass": item.storage_class,
-            "metadata": dict(item.metadata),
-        }
-
     # -- reading -------------------------------------------------------------------------
 
     def cat_file(self, path: str, start: int | None = None, end: int | None = None,
-                 **kwargs: Any) -> bytes:
-        bucket, key = self._object_path(path)
+                 version_id: str | None = None, **kwargs: Any) -> bytes:
+        bucket, key, version_id = self._object_path(path, version_id)
+        etag = None
         if (start is not None and start < 0) or (end is not None and end < 0):
-            size = self.size(path)
-            start = max(0, size + start) if start is not None and start < 0 else start
-            end = max(0, size + end) if end is not None and end < 0 else end
+            head = self._head(bucket, key, version_id)
+            etag = head.etag  # the size and the bytes come from the same object
+            start = max(0, head.size + start) if start is not None and start < 0 else start
+            end = max(0, head.size + end) if end is not None and end < 0 else end
         if start is not None and end is not None and end <= start:
             return b""
-        return self.client.get_object(bucket, key, start, end)
+        return self._get(bucket, key, start, end, etag, version_id)
+
+    def _get(self, bucket: str, key: str, start: int | None, end: int | None,
+             etag: str | None, version_id: str | None) -> bytes:
+        pins: dict[str, str] = {}
+        if etag is not None:
+            pins["if_match"] = etag
+        if version_id is not None:
+            pins["version_id"] = version_id
+        return self.client.get_object(bucket, key, start, end, **pins)
 
     def cat(self, path, recursive: bool = False, on_error: str = "raise", **kwargs: Any):
         """Fetch many objects concurrently; directories in the expansion are skipped."""
@@ -248,56 +353,131 @@ class UnifiedFileSystem(AbstractFileSystem):
                 if on_error != "omit" or not isinstance(data, Exception)}
 
     def cat_ranges(self, paths, starts, ends, max_gap=None, on_error="return", **kwargs):
+        """Byte ranges of objects, concurrently; the ranges of one path come from one version.
+
+        A path read more than once is pinned: its ETag is taken once (HEAD) and every range
+        is sent with ``If-Match``, so an object replaced meanwhile raises
+        ``ConcurrentModificationError`` instead of mixing bytes of two versions. With
+        ``on_error="return"`` (fsspec's default here) errors take the place of the bytes.
+        """
+        if not isinstance(starts, list):
+            starts = [starts] * len(paths)
+        if not isinstance(ends, list):
+            ends = [ends] * len(paths)
+        if len(starts) != len(paths) or len(ends) != len(paths):
+            raise ValueError("paths, starts and ends must have the same length")
+        paths = [self._strip_protocol(p) for p in paths]
+        repeated = sorted({p for p in paths if paths.count(p) > 1})
+
+        def pin(name: str):
+            try:
+                bucket, key, version_id = self._object_path(name)
+                return self._head(bucket, key, version_id)
+            except Exception as error:
+                return error
+
+        heads = dict(zip(repeated, self._map(pin, repeated), strict=True))
+
         def fetch(args):
             name, start, end = args
             try:
-                return self.cat_file(name, start, end)
+                head = heads.get(name)
+                if isinstance(head, Exception):
+                    raise head
+                if head is None:
+                    return self.cat_file(name, start, end)
+                bucket, key, version_id = self._object_path(name)
+                start = max(0, head.size + start) if start is not None and start < 0 else start
+                end = max(0, head.size + end) if end is not None and end < 0 else end
+                if start is not None and end is not None and end <= start:
+                    return b""
+                return self._get(bucket, key, start, end, head.etag, version_id)
             except Exception as error:
                 if on_error == "raise":
                     raise
                 return error
 
-        if not isinstance(starts, list):
-            starts = [starts] * len(paths)
-        if not isinstance(ends, list):
-            ends = [ends] * len(paths)
         return self._map(fetch, list(zip(paths, starts, ends, strict=True)))
 
     def _open(self, path: str, mode: str = "rb", block_size: int | None = None,
               autocommit: bool = True, cache_options: dict | None = None,
               **kwargs: Any) -> UnifiedFile:
         if mode not in ("rb", "wb", "xb"):
-            raise ValueError(f"mode {mode!r} is not supported (object stores have no append)")
-        return UnifiedFile(self, path, mode, block_size=block_size or "default",
-                           autocommit=autocommit, cache_options=cache_options, **kwargs)
+            raise ValueError(f"mode {mode!r} is not supported: 'rb', 'wb' or 'xb' (object "
+                             "stores have no append or update in place)")
+        bucket, key, version_id = self._object_path(path, kwargs.pop("version_id", None))
+        if version_id is not None and mode != "rb":
+            raise ValueError("version_id is for reading; a write always makes a new version")
+        content_type, metadata = _write_attributes(key, kwargs)
+        if mode == "rb":
+            content_type = metadata = None
+        return UnifiedFile(self, f"{bucket}/{key}", mode,
+                           block_size=block_size or self.options.block_size,
+                           autocommit=autocommit, cache_options=cache_options,
+                           version_id=version_id, content_type=content_type,
+                           metadata=metadata, **kwargs)
 
-    def get_file(self, rpath: str, lpath: str, callback=DEFAULT_CALLBACK, outfile=None,
-                 **kwargs: Any) -> None:
-        if self.isdir(rpath):
+    def get_file(self, rpath: str, lpath, callback=DEFAULT_CALLBACK, outfile=None,
+                 version_id: str | None = None, **kwargs: Any) -> None:
+        """Download one object to ``lpath``, or into ``outfile`` / a file-like ``lpath``."""
+        if outfile is None and isfilelike(lpath):
+            outfile = lpath
+        if outfile is not None:
+            bucket, key, version_id = self._object_path(rpath, version_id)
+            self._download_to_stream(bucket, key, version_id, outfile, callback)
+            return
+        if version_id is None and self.isdir(rpath):
             os.makedirs(lpath, exist_ok=True)
             return
-        bucket, key = self._object_path(rpath)
+        bucket, key, version_id = self._object_path(rpath, version_id)
         os.makedirs(os.path.dirname(os.path.abspath(lpath)), exist_ok=True)
-        self.transfers.download_file(self.client, key, lpath, callback,
-                                     bucket=bucket)
+        options = {"version_id": version_id} if version_id is not None else {}
+        self.transfers.download_file(self.client, key, lpath, callback, bucket=bucket,
+                                     **options)
+
+    def _download_to_stream(self, bucket: str, key: str, version_id: str | None,
+                            outfile, callback) -> None:
+        callback = as_fsspec_callback(callback)
+        head = self._head(bucket, key, version_id)
+        callback.set_size(head.size)
+        pins = {"if_match": head.etag} if head.etag else {}
+        if version_id is not None:
+            pins["version_id"] = version_id
+        with self.client.get_object_stream(bucket, key, **pins) as stream:
+            while chunk := stream.read(_STREAM_CHUNK_BYTES):
+                outfile.write(chunk)
+                callback.relative_update(len(chunk))
 
     def get(self, rpath, lpath, recursive=False, callback=DEFAULT_CALLBACK, maxdepth=None,
             **kwargs: Any) -> None:
+        """fsspec's ``get``, run concurrently; no file is written outside ``lpath``."""
         calls = _collect_transfers(AbstractFileSystem.get, self, rpath, lpath, recursive,
                                    maxdepth, kwargs)
+        if isinstance(lpath, (str, os.PathLike)):
+            check_local_targets(calls, os.fspath(lpath))
         self._run_transfers(self.get_file, calls, callback)
 
     # -- writing -------------------------------------------------------------------------
 
     def pipe_file(self, path: str, value: bytes, mode: str = "overwrite", **kwargs: Any) -> None:
-        """Write ``value``; ``mode="create"`` fails with ``FileExistsError`` if ``path`` exists."""
-        bucket, key = self._object_path(path)
-        if mode not in ("overwrite", "create"):
+        """Write ``value``; ``mode="create"`` fails with ``FileExistsError`` if ``path``
+        exists, decided by the server (create-only PUT or CompleteMultipartUpload)."""
+        if mode not in _WRITE_MODES:
             raise ValueError(f"mode must be 'overwrite' or 'create', not {mode!r}")
-        if mode == "create" or len(value) <= self.options.block_size:
-            self.client.put_object(bucket, key, value, overwrite=mode == "overwrite")
+        bucket, key, _ = self._object_path(path)
+        if self._intrans:
+            with self.open(f"{bucket}/{key}", _WRITE_MODES[mode], **kwargs) as handle:
+                handle.write(value)
+            return
+        content_type, metadata = _write_attributes(key, kwargs)
+        overwrite = mode == "overwrite"
+        if len(value) <= self.options.block_size:
+            self.client.put_object(bucket, key, value, content_type=content_type,
+                                   metadata=metadata, overwrite=overwrite)
         else:
-            self.transfers.upload_stream(self.client, io.BytesIO(value), key, bucket=bucket)
+            self.transfers.upload_stream(self.client, io.BytesIO(value), key, bucket=bucket,
+                                         content_type=content_type, metadata=metadata,
+                                         **_create_only(mode))
         self.invalidate_cache(path)
 
     def pipe(self, path, value=None, **kwargs: Any) -> None:
@@ -308,13 +488,36 @@ class UnifiedFileSystem(AbstractFileSystem):
         self._map(lambda item: self.pipe_file(self._strip_protocol(item[0]), item[1], **kwargs),
                   list(path.items()))
 
-    def put_file(self, lpath: str, rpath: str, callback=DEFAULT_CALLBACK, **kwargs: Any) -> None:
+    def put_file(self, lpath: str, rpath: str, callback=DEFAULT_CALLBACK,
+                 mode: str = "overwrite", **kwargs: Any) -> None:
+        """Upload one file; ``mode="create"`` is create-only on the server (multipart too)."""
+        if mode not in _WRITE_MODES:
+            raise ValueError(f"mode must be 'overwrite' or 'create', not {mode!r}")
         if os.path.isdir(lpath):
             return  # prefixes need no creating
-        bucket, key = self._object_path(rpath)
-        self.transfers.upload_file(self.client, lpath, key, callback,
-                                   bucket=bucket)
+        bucket, key, _ = self._object_path(rpath)
+        if "ContentType" not in kwargs and "content_type" not in kwargs:
+            kwargs["content_type"] = mimetypes.guess_type(os.fspath(lpath))[0]
+        if self._intrans:
+            self._put_file_deferred(lpath, f"{bucket}/{key}", _WRITE_MODES[mode], callback,
+                                    kwargs)
+            return
+        content_type, metadata = _write_attributes(key, kwargs)
+        self.transfers.upload_file(self.client, lpath, key, callback, bucket=bucket,
+                                   content_type=content_type, metadata=metadata,
+                                   **_create_only(mode))
         self.invalidate_cache(rpath)
+
+    def _put_file_deferred(self, lpath: str, rpath: str, mode: str, callback,
+                           kwargs: dict) -> None:
+        """Inside a transaction: stream the file into a file registered with it, so the
+        parts upload now and the object appears only when the transaction commits."""
+        callback = as_fsspec_callback(callback)
+        with open(lpath, "rb") as source, self.open(rpath, mode, **kwargs) as target:
+            callback.set_size(os.fstat(source.fileno()).st_size)
+            while chunk := source.read(self.options.block_size):
+                target.write(chunk)
+                callback.relative_update(len(chunk))
 
     def put(self, lpath, rpath, recursive=False, callback=DEFAULT_CALLBACK, maxdepth=None,
             **kwargs: Any) -> None:
@@ -341,31 +544,39 @@ class UnifiedFileSystem(AbstractFileSystem):
     def touch(self, path: str, truncate: bool = True, **kwargs: Any) -> None:
         if not truncate and self.exists(path):
             return
-        self.pipe_file(path, b"")
+        self.pipe_file(path, b"", **kwargs)
 
     def cp_file(self, path1: str, path2: str, callback=DEFAULT_CALLBACK, **kwargs: Any) -> None:
         """Server-side copy; objects above the provider's single-copy limit are copied
-        part by part with UploadPartCopy, concurrently. No bytes pass through the client."""
-        src_bucket, src_key = self._object_path(path1)
-        dst_bucket, dst_key = self._object_path(path2)
-        size = self.info(path1)["size"]
+        part by part with UploadPartCopy, concurrently, keeping the source's Content-Type
+        and metadata. No bytes pass through the client."""
+        src_bucket, src_key, src_version = self._object_path(path1)
+        dst_bucket, dst_key, _ = self._object_path(path2)
+        if src_version is not None:
+            raise ValueError("copying a specific version is not supported; read it and write")
+        source = self.client.head_object(src_bucket, src_key)
         callback = as_fsspec_callback(callback)
-        callback.set_size(size)
-        if size <= self._copy_threshold_bytes:
+        callback.set_size(source.size)
+        if source.size <= self._copy_threshold_bytes:
             self.client.copy_object(src_bucket, src_key, dst_bucket, dst_key)
-            callback.relative_update(size)
+            callback.relative_update(source.size)
         else:
-            self._multipart_copy(src_bucket, src_key, dst_bucket, dst_key, size, callback)
+            self._multipart_copy(source, src_bucket, dst_bucket, dst_key, callback)
         self.invalidate_cache(path2)
 
     @property
     def _copy_threshold_bytes(self) -> int:
         return self.client.capabilities.max_single_copy_bytes
 
-    def _multipart_copy(self, src_bucket, src_key, dst_bucket, dst_key, size, callback) -> None:
+    def _multipart_copy(self, source: ObjectInfo, src_bucket: str, dst_bucket: str,
+                        dst_key: str, callback) -> None:
+        size = source.size
         part_size = choose_part_size(size, max(self.options.block_size, 64 * 2**20),
                                      self.client.capabilities)
-        upload_id = self.client.create_multipart_upload(dst_bucket, dst_key)
+        upload_id = self.client.create_multipart_upload(
+            dst_bucket, dst_key, content_type=source.content_type,
+            metadata=dict(source.metadata) or None,
+        )
         ranges = [(n + 1, start, min(start + part_size, size))
                   for n, start in enumerate(range(0, size, part_size))]
 
@@ -374,7 +585,7 @@ class UnifiedFileSystem(AbstractFileSystem):
         def copy_part(args):
             number, start, end = args
             part = self.client.upload_part_copy(dst_bucket, dst_key, upload_id, number,
-                                                src_bucket, src_key, start, end)
+                                                src_bucket, source.key, start, end)
             with lock:
                 callback.relative_update(end - start)
             return part
@@ -389,7 +600,7 @@ class UnifiedFileSystem(AbstractFileSystem):
     # -- deleting and directories --------------------------------------------------------
 
     def rm_file(self, path: str) -> None:
-        bucket, key = self._object_path(path)
+        bucket, key, _ = self._object_path(path)
         if not self.client.object_exists(bucket, key):
             raise FileNotFoundError(path)
         self.client.delete_object(bucket, key)
@@ -398,19 +609,19 @@ class UnifiedFileSystem(AbstractFileSystem):
     def rm(self, path, recursive: bool = False, maxdepth: int | None = None) -> None:
         """Delete paths in batches (concurrently); buckets only with ``recursive``.
 
-        Directories in the expansion also lose their ``dir/`` marker key: consoles create
-        such markers on S3 and OSS, and some servers list a prefix until it is deleted.
+        A directory in the expansion loses its ``dir/`` marker key (not ``dir``). One path
+        that matches nothing raises ``FileNotFoundError``; a list of paths is a bulk delete
+        where keys already gone are ignored.
         """
-        paths = self.expand_path(path, recursive=recursive, maxdepth=maxdepth)
-        directories = _directories_among(self, paths)
+        types = self._expand_typed(path, recursive, maxdepth)
         objects: list[tuple[str, str]] = []
         markers: list[tuple[str, str]] = []
         buckets = []
-        for name in paths:
+        for name, kind in types.items():
             bucket, key = self.split_path(name)
             if not key:
                 buckets.append(bucket)
-            elif name in directories:
+            elif kind == "directory":
                 markers.append((bucket, key + "/"))
             else:
                 objects.append((bucket, key))
@@ -418,11 +629,31 @@ class UnifiedFileSystem(AbstractFileSystem):
         markers.sort(key=lambda item: item[1].count("/"), reverse=True)
         self._delete_keys(objects)
         self._delete_keys(markers)
-        for name in paths:
+        for name in types:
             self.invalidate_cache(name)
         if recursive:
             for bucket in buckets:
                 self.rmdir(bucket)
+
+    def _expand_typed(self, path, recursive: bool, maxdepth: int | None) -> dict[str, str]:
+        """``{name: "file" | "directory"}`` of what ``rm`` removes (fsspec's expansion,
+        keeping the types the listing saw so that a marker-only directory is known)."""
+        if isinstance(path, (str, os.PathLike)) and not has_magic(str(path)):
+            path = self._strip_protocol(path)
+            types = {}
+            if recursive:
+                found = self.find(path, maxdepth=maxdepth, withdirs=True, detail=True)
+                types = {name: entry["type"] for name, entry in found.items()}
+            if path not in types:
+                try:
+                    types[path] = self.info(path)["type"]
+                except FileNotFoundError:
+                    if not types:
+                        raise
+            return types
+        names = self.expand_path(path, recursive=recursive, maxdepth=maxdepth)
+        directories = _directories_among(self, names)
+        return {name: "directory" if name in directories else "file" for name in names}
 
     def _delete_keys(self, keys: list[tuple[str, str]]) -> None:
         """Batch-delete ``(bucket, key)`` pairs, batches running concurrently."""
@@ -445,40 +676,53 @@ class UnifiedFileSystem(AbstractFileSystem):
             )
 
     def mkdir(self, path: str, create_parents: bool = True, **kwargs: Any) -> None:
+        """Create a bucket; for a deeper path only its bucket if missing (as s3fs: no
+        marker object is written, a prefix exists through its objects)."""
         bucket, key = self.split_path(path)
         if key:
-            if not create_parents and not self.exists(bucket):
-                raise FileNotFoundError(bucket)
-            if create_parents and not self.client.bucket_exists(bucket):
+            if not self._bucket_exists(bucket):
+                if not create_parents:
+                    raise FileNotFoundError(bucket)
                 self.client.create_bucket(bucket, kwargs.get("region"))
+                self.invalidate_cache("")
             return
         self.client.create_bucket(bucket, kwargs.get("region"))
         self.invalidate_cache("")
 
     def makedirs(self, path: str, exist_ok: bool = False) -> None:
         bucket, key = self.split_path(path)
-        if not self.client.bucket_exists(bucket):
+        if not self._bucket_exists(bucket):
             self.client.create_bucket(bucket)
             self.invalidate_cache("")
         elif not key and not exist_ok:
             raise FileExistsError(path)
 
     def rmdir(self, path: str) -> None:
-        """Delete an empty bucket; for a deeper path, nothing (a prefix vanishes with its
-        last object) unless the path is an object, which is not a directory."""
+        """Delete an empty bucket, or the marker of an empty directory.
+
+        A prefix that still holds objects raises ``FileExistsError`` (as s3fs; remove it with
+        ``rm(path, recursive=True)``), an object raises ``NotADirectoryError``, a path that
+        is nothing raises ``FileNotFoundError``.
+        """
         bucket, key = self.split_path(path)
-        if key:
-            if self.isfile(path):
-                raise NotADirectoryError(path)
+        if not key:
+            self.client.delete_bucket(bucket)
+            self.invalidate_cache(bucket)
+            self.invalidate_cache("")
             return
-        self.client.delete_bucket(bucket)
-        self.invalidate_cache(bucket)
-        self.invalidate_cache("")
+        if self.info(path)["type"] == "file":
+            raise NotADirectoryError(path)
+        marker = key + "/"
+        contents = islice(self.client.list_objects(bucket, marker, page_size=2), 2)
+        if any(item.key != marker for item in contents):
+            raise FileExistsError(f"{path} is not empty; use rm(path, recursive=True)")
+        self.client.delete_object(bucket, marker)
+        self.invalidate_cache(path)
 
-    # -- metadata and URLs ---------------------------------------------------------------
+    # -- metadata, versions and URLs -----------------------------------------------------
 
-    def modified(self, path: str) -> datetime:
-        info = self.info(path)
+    def modified(self, path: str, version_id: str | None = None) -> datetime:
+        info = self.info(path, version_id=version_id)
         if info["type"] != "file":
             raise IsADirectoryError(path)
         return info["LastModified"]
@@ -492,14 +736,40 @@ class UnifiedFileSystem(AbstractFileSystem):
                 return item.creation_date
         raise FileNotFoundError(path)
 
-    def ukey(self, path: str) -> str:
-        return self.info(path)["ETag"]
+    def ukey(self, path: str, version_id: str | None = None) -> str:
+        """The ETag, and the version id where there is one: changes with every write."""
+        info = self.info(path, version_id=version_id)
+        if info["type"] != "file":
+            return sha256(repr(sorted(info.items())).encode()).hexdigest()
+        version = info.get("VersionId")
+        return f"{info['ETag']}:{version}" if version else info["ETag"]
 
-    def checksum(self, path: str) -> int:
-        return int(self.ukey(path).split("-")[0], 16)
+    def checksum(self, path: str, version_id: str | None = None) -> int:
+        """An integer from the ETag (s3fs's ``checksum``); not a digest of the bytes."""
+        etag = self.ukey(path, version_id=version_id).split(":")[0].split("-")[0]
+        try:
+            return int(etag, 16)
+        except ValueError:  # an ETag that is not hexadecimal
+            return int(sha256(etag.encode()).hexdigest(), 16)
+
+    def object_version_info(self, path: str) -> list[dict]:
+        """Every version of one object, newest first, as s3fs lists them (``Key``,
+        ``VersionId``, ``IsLatest``, ``LastModified``, ``ETag``, ``Size``); delete markers
+        are left out, as in s3fs."""
+        if not self.version_aware:
+            raise ValueError("object_version_info needs a version-aware filesystem "
+                             "(version_aware=True)")
+        bucket, key, _ = self._object_path(path)
+        return [
+            {"Key": item.key, "VersionId": item.version_id, "IsLatest": item.is_latest,
+             "LastModified": item.last_modified, "ETag": item.etag, "Size": item.size,
+             "StorageClass": item.storage_class or "STANDARD"}
+            for item in self.client.list_object_versions(bucket, prefix=key)
+            if item.key == key and not item.is_delete_marker
+        ]
 
     def sign(self, path: str, expiration: int = 100, **kwargs: Any) -> str:
-        bucket, key = self._object_path(path)
+        bucket, key, _ = self._object_path(path)
         return self.client.presigned_url(bucket, key, kwargs.get("method", "GET"), expiration)
 
     def invalidate_cache(self, path: str | None = None) -> None:
@@ -524,6 +794,56 @@ class UnifiedFileSystem(AbstractFileSystem):
                                 thread_name_prefix="unified-bulk") as pool:
             return list(pool.map(function, items))
 
+
+# -- info entries (s3fs's keys beside fsspec's) ---------------------------------------------
+
+
+def _directory_entry(name: str) -> dict:
+    return {"name": name, "size": 0, "type": "directory", "Key": name, "Size": 0,
+            "StorageClass": "DIRECTORY"}
+
+
+def _bucket_entry(name: str, created: datetime | None) -> dict:
+    entry = _directory_entry(name)
+    entry["StorageClass"] = "BUCKET"
+    entry["CreationDate"] = created
+    return entry
+
+
+def _entry(bucket: str, item: ObjectInfo) -> dict:
+    name = f"{bucket}/{item.key}".rstrip("/")
+    if item.is_prefix or item.key.endswith("/"):  # a common prefix or a directory marker
+        return _directory_entry(name)
+    return {
+        "name": name,
+        "size": item.size,
+        "type": "file",
+        "Key": name,
+        "Size": item.size,
+        "ETag": item.etag,
+        "LastModified": item.last_modified,
+        "ContentType": item.content_type,
+        "StorageClass": item.storage_class or "STANDARD",
+        "VersionId": item.version_id,
+        "metadata": dict(item.metadata),
+    }
+
+
+def _create_only(mode: str) -> dict[str, bool]:
+    """The transfer manager's keyword for ``mode="create"`` (none for an overwrite)."""
+    return {"overwrite": False} if mode == "create" else {}
+
+
+def _write_attributes(key: str, kwargs: dict) -> tuple[str | None, dict[str, str] | None]:
+    """Pop ``content_type``/``ContentType`` and ``metadata``/``Metadata`` from ``kwargs``;
+    the type is guessed from the key's extension when not given (as s3fs)."""
+    content_type = kwargs.pop("content_type", None)
+    s3fs_type = kwargs.pop("ContentType", None)
+    metadata = kwargs.pop("metadata", None)
+    s3fs_metadata = kwargs.pop("Metadata", None)
+    content_type = content_type or s3fs_type or mimetypes.guess_type(key)[0]
+    metadata = metadata or s3fs_metadata
+    return content_type, dict(metadata) if metadata else None
 
 
 class _TransferCollector:

@@ -49,6 +49,7 @@ class FilesystemOptions:
     rate_limit_bytes_per_s: float | None = None
     resumable: bool = False
     checkpoint_dir: str | None = None
+    version_aware: bool = False
 
     def transfer_config(self) -> TransferConfig:
         return TransferConfig(

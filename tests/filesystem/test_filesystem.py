@@ -115,7 +115,7 @@ def test_filesystem_pickles_and_rebuilds_its_client(ufs, root):
 def test_ls_info_and_types(ufs, root, fs_bucket):
     make_tree(ufs, root)
     assert ufs.ls(root, detail=False) == [f"{root}/a.txt", f"{root}/dir", f"{root}/other"]
-    entries = {e["name"]: e for e in ufs.ls(root)}
+    entries = {e["name"]: e for e in ufs.ls(root, detail=True)}
     assert entries[f"{root}/a.txt"]["type"] == "file" and entries[f"{root}/a.txt"]["size"] == 5
     assert entries[f"{root}/dir"]["type"] == "directory"
     assert fs_bucket in ufs.ls("", detail=False)
@@ -326,7 +326,9 @@ def test_rm_recursive_and_many_paths_in_batches(ufs, root):
     assert len(ufs.find(f"{root}/many")) == 35
     ufs.rm(f"{root}/many", recursive=True)
     assert not ufs.exists(f"{root}/many")
-    ufs.rm(f"{root}/never-there")  # bulk deletes ignore missing keys, as on S3
+    ufs.rm([f"{root}/never-there"])  # bulk deletes ignore missing keys, as on S3
+    with pytest.raises(FileNotFoundError):
+        ufs.rm(f"{root}/never-there")
     with pytest.raises(FileNotFoundError):
         ufs.rm_file(f"{root}/never-there")
 

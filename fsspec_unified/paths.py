@@ -1,0 +1,71 @@
+"""Paths of ``UnifiedFileSystem``: versioned object paths, and local targets kept inside.
+
+Two concerns that are pure string work and need no server:
+
+* ``bucket/key?versionId=...`` (s3fs's spelling of one version of an object) is split into
+  bucket, key and version id by :func:`split_versioned_path`.
+* :func:`check_local_targets` refuses a download whose local target would land outside the
+  destination the caller named. Object keys are data from the server, and a key such as
+  ``a/../../etc/x``, ``/etc/x`` or (on Windows) ``..\\x`` must never choose where a file is
+  written. The check is the project's own, whatever fsspec's path mapping does.
+"""
+
+from __future__ import annotations
+
+import ntpath
+import os
+import posixpath
+
+VERSION_MARKER = "?versionId="
+
+
+class UnsafeLocalPathError(ValueError):
+    """A remote key would be written outside the local destination directory."""
+
+
+def split_versioned_path(path: str) -> tuple[str, str | None]:
+    """``(path, version_id)`` of ``bucket/key?versionId=...``; ``version_id`` is ``None``
+    when the path names no version."""
+    base, marker, version_id = path.partition(VERSION_MARKER)
+    if not marker:
+        return path, None
+    if not version_id:
+        raise ValueError(f"{path!r}: empty versionId")
+    return base, version_id
+
+
+def check_local_targets(calls: list[tuple[str, str, dict]], destination: str) -> None:
+    """Raise :class:`UnsafeLocalPathError` if any ``(remote, local, kwargs)`` transfer would
+    write outside ``destination`` (or, for a single file, anywhere but ``destination``).
+
+    Checked before anything is written: the local path must not contain ``..`` components
+    (also with ``\\`` separators on Windows), must not be absolute where the destination is
+    relative, and must resolve to ``destination`` itself or a path below it.
+    """
+    root = os.path.abspath(destination)
+    for remote, local, _ in calls:
+        if _has_parent_reference(local) or not _inside(os.path.abspath(local), root):
+            raise UnsafeLocalPathError(
+                f"refusing to download {remote!r}: its local path {local!r} is outside the "
+                f"destination {destination!r} (the key contains '..', an absolute path or a "
+                "separator that escapes)"
+            )
+
+
+def _has_parent_reference(path: str) -> bool:
+    separators = ("/", "\\") if os.sep == "\\" else ("/",)
+    parts = [path]
+    for separator in separators:
+        parts = [piece for part in parts for piece in part.split(separator)]
+    return ".." in parts
+
+
+def _inside(path: str, root: str) -> bool:
+    pathmod = ntpath if os.sep == "\\" else posixpath
+    path, root = pathmod.normcase(path), pathmod.normcase(root)
+    if path == root:
+        return True
+    try:
+        return pathmod.commonpath([path, root]) == root
+    except ValueError:  # different drives on Windows
+        return False
