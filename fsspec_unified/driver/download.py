@@ -1,19 +1,28 @@
-"""Download strategy: parallel ranged GETs into a temporary file, verified, then renamed.
+"""Download strategy: parallel ranged GETs into a temporary file, pinned, then renamed.
 
 The temporary file sits next to the destination (same file system, so the final rename is
 atomic) and is written at each range's offset as the bytes arrive, in chunks, so memory does
-not grow with the object. Once every range is in, the size is checked, the object's ETag is
-checked to be unchanged (so ranges of two versions are never mixed), and where the ETag is a
-plain MD5 the file's MD5 is compared with it. Only then does the file take the final name; a
-failed download leaves nothing under it.
+not grow with the object. Every ranged GET carries ``If-Match`` with the ETag the first HEAD
+saw (and the version id, when one was asked for), so ranges of two versions of an object can
+never be mixed: if the object is replaced meanwhile, the server answers 412 and the download
+fails with :class:`ConcurrentModificationError` (not retried), leaving nothing under the final
+name. An ETag is only compared with ETags of the same server, never with an MD5 of the bytes
+(on AWS under SSE-KMS or SSE-C it is none). Once every range is in, the size is checked; then
+the file takes the final name.
+
+Resume: the checkpoint names the partial file. Before that file is used or removed, it must
+lie in the destination's directory with the name this module gives it
+(``.<destination name>.<random>.partial``) and be a regular file; any other path in a record
+(a tampered or foreign checkpoint) is refused: the record is ignored and the path untouched.
 """
 
 from __future__ import annotations
 
 import contextlib
-import hashlib
 import logging
 import os
+import re
+import stat as stat_module
 import tempfile
 from pathlib import Path
 
@@ -26,11 +35,31 @@ from .types import MIB, ObjectInfo
 logger = logging.getLogger("fsspec_unified.transfer")
 
 _CHUNK_BYTES = 1 * MIB
-_MD5_HEX_LENGTH = 32
+_TEMP_SUFFIX = ".partial"
+
+
+def is_own_temp_file(temp: str | None, destination: str) -> bool:
+    """Whether ``temp`` is a partial file this module made for ``destination``: in the same
+    directory, named ``.<name>.<random>.partial``, a regular file (not a symlink)."""
+    if not temp or not os.path.isabs(temp):
+        return False
+    directory, name = os.path.split(destination)
+    if os.path.dirname(temp) != directory:
+        return False
+    pattern = re.escape(f".{name}.") + r"[A-Za-z0-9_]+" + re.escape(_TEMP_SUFFIX)
+    if not re.fullmatch(pattern, os.path.basename(temp)):
+        return False
+    try:
+        mode = os.lstat(temp).st_mode
+    except FileNotFoundError:
+        return True  # ours by name; nothing there to misuse
+    return stat_module.S_ISREG(mode)
 
 
 class FileDownload(TransferJob):
-    """Download one object to a local path; resumable when configured."""
+    """Download one object (or one version of it) to a local path; resumable when configured."""
+
+    version_id: str | None = None
 
     def run(self, destination: str | os.PathLike[str]) -> TransferResult:
         destination = os.path.abspath(destination)
@@ -39,16 +68,24 @@ class FileDownload(TransferJob):
             raise FileNotFoundError(f"destination directory {directory} does not exist")
         if not os.access(directory, os.W_OK):
             raise PermissionError(f"destination directory {directory} is not writable")
-        info = self.retry(lambda: self.client.head_object(self.bucket, self.key), "head_object")
+        checkpoint = self.checkpoint_path(destination)
+        with self.holding_checkpoint(
+                checkpoint, f"the download of {self.bucket}/{self.key} to {destination}"):
+            return self.run_locked(destination, checkpoint)
+
+    def run_locked(self, destination: str, checkpoint: Path | None) -> TransferResult:
+        info = self.retry(
+            lambda: self.client.head_object(self.bucket, self.key, version_id=self.version_id),
+            "head_object",
+        )
         self.start_tracking(info.size)
         part_size = max(self.config.part_size_bytes, 1)
         part_count = max(1, -(-info.size // part_size))
-        checkpoint = self.checkpoint_path(destination)
         progress = self.start_or_resume(checkpoint, destination, info, part_size)
         temp_path = progress.temp_file
         resumed = len(progress.parts_completed)
         try:
-            fd = os.open(temp_path, os.O_WRONLY)
+            fd = os.open(temp_path, os.O_WRONLY | os.O_NOFOLLOW)
             try:
                 self.run_parts(
                     lambda number: self.fetch_range(fd, number, part_size, info, progress,
@@ -59,7 +96,7 @@ class FileDownload(TransferJob):
             finally:
                 os.close(fd)
             self.control.checkpoint()
-            self.verify(temp_path, info)
+            self.check_size(temp_path, info)
             os.replace(temp_path, destination)
         except BaseException as error:
             self.clean_up_after(error, checkpoint, progress)
@@ -90,12 +127,18 @@ class FileDownload(TransferJob):
         record = self.store.load(checkpoint) if self.store and checkpoint else None
         if record is not None:
             temp = record.temp_file
-            if (
+            if not is_own_temp_file(temp, destination):
+                logger.warning(
+                    "refusing checkpoint %s: its partial file %r is not a %s file beside %s; "
+                    "ignoring the record and leaving that path alone",
+                    checkpoint, temp, _TEMP_SUFFIX, destination,
+                )
+            elif (
                 record.kind == "download"
                 and record.remote_etag == info.etag
+                and record.version_id == self.version_id
                 and record.total_size == info.size
                 and record.part_size == part_size
-                and temp
                 and os.path.isfile(temp)
                 and os.path.getsize(temp) == info.size
             ):
@@ -103,13 +146,13 @@ class FileDownload(TransferJob):
                             self.bucket, self.key, len(record.parts_completed))
                 self.tracker.resume_from(record.transferred)
                 return record
-            logger.warning("checkpoint for %s no longer matches %s/%s (object or settings "
-                           "changed); starting over", destination, self.bucket, self.key)
-            if temp:
+            else:
+                logger.warning("checkpoint for %s no longer matches %s/%s (object or settings "
+                               "changed); starting over", destination, self.bucket, self.key)
                 with contextlib.suppress(FileNotFoundError):
                     os.unlink(temp)
         fd, temp = tempfile.mkstemp(
-            prefix=f".{os.path.basename(destination)}.", suffix=".partial",
+            prefix=f".{os.path.basename(destination)}.", suffix=_TEMP_SUFFIX,
             dir=os.path.dirname(destination),
         )
         with os.fdopen(fd, "wb") as handle:
@@ -118,6 +161,7 @@ class FileDownload(TransferJob):
             total_size=info.size, temp_file=temp, kind="download", provider=self.client.provider,
             endpoint=self.client.config.endpoint, bucket=self.bucket, key=self.key,
             local_path=destination, remote_etag=info.etag, part_size=part_size,
+            version_id=self.version_id,
         )
         self.save_checkpoint(checkpoint, progress)
         return progress
@@ -131,7 +175,10 @@ class FileDownload(TransferJob):
 
         def fetch() -> None:
             offset = start
-            with self.client.get_object_stream(self.bucket, self.key, start, end) as body:
+            with self.client.get_object_stream(
+                self.bucket, self.key, start, end, if_match=info.etag or None,
+                version_id=self.version_id,
+            ) as body:
                 while offset < end:
                     self.throttle(min(_CHUNK_BYTES, end - offset))
                     chunk = body.read(min(_CHUNK_BYTES, end - offset))
@@ -148,42 +195,28 @@ class FileDownload(TransferJob):
             self.retry(fetch, f"get range {start}-{end}")
         self.record_part(checkpoint, progress, part_number, "", end - start)
 
-    def verify(self, temp_path: str, info: ObjectInfo) -> None:
-        """Size always; ETag unchanged and MD5 (for plain-MD5 ETags) when ``verify`` is on."""
+    def check_size(self, temp_path: str, info: ObjectInfo) -> None:
+        """The file must have exactly the object's size (always checked, it costs nothing)."""
         size = os.path.getsize(temp_path)
         if size != info.size:
             raise errors.DownloadError(
                 f"downloaded {size} bytes, the object has {info.size}",
                 operation="download", bucket=self.bucket, key=self.key,
             )
-        if not self.config.verify:
-            return
-        now = self.retry(lambda: self.client.head_object(self.bucket, self.key), "head_object")
-        if now.etag != info.etag:
-            raise errors.DownloadError(
-                f"the object changed during the download (ETag {info.etag} -> {now.etag})",
-                operation="download", bucket=self.bucket, key=self.key,
-            )
-        etag = (info.etag or "").lower()
-        if len(etag) == _MD5_HEX_LENGTH and all(c in "0123456789abcdef" for c in etag):
-            digest = hashlib.md5()
-            with open(temp_path, "rb") as handle:
-                while chunk := handle.read(8 * MIB):
-                    digest.update(chunk)
-            if digest.hexdigest() != etag:
-                raise errors.DownloadError(
-                    f"MD5 {digest.hexdigest()} of the downloaded bytes does not match ETag {etag}",
-                    operation="download", bucket=self.bucket, key=self.key,
-                )
 
     def clean_up_after(
         self, error: BaseException, checkpoint: Path | None, progress: TransferProgress
     ) -> None:
-        """Keep the partial file for a resume when asked to; otherwise remove it."""
+        """Keep the partial file for a resume when asked to; otherwise remove it.
+
+        A replaced object (``ConcurrentModificationError``) or a failed check leaves nothing
+        to resume: the partial file holds bytes of a version that is gone.
+        """
         cancelled = isinstance(error, errors.TransferCancelledError)
         keep = self.control.keep_resumable if cancelled else self.store is not None
-        verification_failed = isinstance(error, errors.DownloadError)
-        if keep and not verification_failed and self.store is not None and checkpoint:
+        if isinstance(error, (errors.DownloadError, errors.PreconditionFailedError)):
+            keep = False
+        if keep and self.store is not None and checkpoint:
             self.save_checkpoint(checkpoint, progress)
             return
         with contextlib.suppress(FileNotFoundError):

@@ -200,11 +200,14 @@ def utc_now() -> datetime:
 class TransferProgress:
     """State of one transfer, persisted as JSON so that an interrupted transfer can resume.
 
-    ``parts_completed`` maps part number to the part's ETag. ``checksum`` is the whole-object
-    digest when known. ``temp_file`` is the partial local file of a download. The identity
-    fields (``kind``, ``provider``, ``endpoint``, ``bucket``, ``key``, ``local_path``,
-    ``local_mtime_ns``, ``remote_etag``) let a resumed transfer check that the record is its
-    own. The record holds no credentials: it is safe to write to disk.
+    ``parts_completed`` maps part number to the part's ETag (an identifier, never a checksum).
+    ``part_md5s`` maps part number to the base64 MD5 of the local bytes that were sent for it
+    (the Content-MD5 the server verified): a resumed upload re-reads each part and keeps the
+    server's copy only if the local bytes still have that digest. ``checksum`` is the
+    whole-object digest when known. ``temp_file`` is the partial local file of a download. The
+    identity fields (``kind``, ``provider``, ``endpoint``, ``bucket``, ``key``, ``local_path``,
+    ``local_mtime_ns``, ``remote_etag``, ``version_id``) let a resumed transfer check that the
+    record is its own. The record holds no credentials: it is safe to write to disk.
     """
 
     total_size: int
@@ -224,12 +227,15 @@ class TransferProgress:
     remote_etag: str | None = None
     upload_id: str | None = None
     part_size: int | None = None
+    part_md5s: dict[int, str] = field(default_factory=dict)
+    version_id: str | None = None
 
     def to_json(self) -> str:
         data = asdict(self)
         data["start_time"] = self.start_time.isoformat()
         data["last_update"] = self.last_update.isoformat()
         data["parts_completed"] = {str(n): etag for n, etag in self.parts_completed.items()}
+        data["part_md5s"] = {str(n): digest for n, digest in self.part_md5s.items()}
         return json.dumps(data, sort_keys=True)
 
     @classmethod
@@ -242,6 +248,9 @@ class TransferProgress:
             data["parts_completed"] = {
                 int(n): str(etag) for n, etag in data["parts_completed"].items()
             }
+            data["part_md5s"] = {
+                int(n): str(digest) for n, digest in data.get("part_md5s", {}).items()
+            }
             return cls(**data)
-        except (KeyError, TypeError, AttributeError, json.JSONDecodeError) as exc:
+        except (KeyError, TypeError, AttributeError, ValueError) as exc:
             raise ValueError(f"not a transfer progress record: {exc}") from exc

@@ -35,7 +35,8 @@ class RetryPolicy:
 
     Attempt ``n`` (from 1) that fails with a retryable error waits a random time between 0 and
     ``min(max_delay_s, base_delay_s * 2 ** (n - 1))`` before attempt ``n + 1``. Errors that
-    cannot improve by waiting (authentication, validation, missing objects) are never retried,
+    cannot improve by waiting (authentication, validation, missing objects, failed conditions
+    such as ``ConcurrentModificationError`` and ``ObjectExistsError``) are never retried,
     whatever ``retryable`` says.
     """
 
@@ -51,7 +52,8 @@ class RetryPolicy:
             raise errors.ConfigurationError("base_delay_s/max_delay_s: must not be negative")
 
     def is_retryable(self, error: BaseException) -> bool:
-        never = (errors.AuthenticationError, errors.InvalidArgumentError, FileNotFoundError)
+        never = (errors.AuthenticationError, errors.InvalidArgumentError, FileNotFoundError,
+                 errors.PreconditionFailedError)  # a failed condition fails the same way again
         return isinstance(error, self.retryable) and not isinstance(error, never)
 
     def delay_s(self, attempt: int) -> float:

@@ -29,7 +29,10 @@ class TransferConfig:
       download) so that a rerun continues where this one stopped. Off by default: then a
       failed transfer leaves nothing behind, neither parts on the server nor local files.
     - ``checkpoint_dir``: where checkpoints live (default: the user's cache directory).
-    - ``verify``: check size and ETag (MD5 where the ETag is one) after each transfer.
+    - ``verify``: after a multipart upload, check the size the server reports (a mismatch
+      raises ``UploadError``; nothing is deleted). Bodies are always verified by the server
+      (Content-MD5 per request, CRC64 on OSS) and downloads always check their size; an ETag
+      is never taken for an MD5.
     """
 
     part_size_bytes: int = DEFAULT_PART_SIZE_BYTES

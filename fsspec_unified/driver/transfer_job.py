@@ -8,9 +8,10 @@ runs units of work on a bounded pool and stops scheduling at the first failure.
 
 from __future__ import annotations
 
+import contextlib
 import threading
 import time
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import TypeVar
@@ -105,7 +106,7 @@ class TransferJob:
                 raise future.exception()
 
     def save_checkpoint(self, path: Path | None, progress: TransferProgress) -> None:
-        """Persist ``progress`` (serialised against concurrent workers); no-op if not resumable."""
+        """Write the whole record (at the start, on resume); no-op if not resumable."""
         if self.store is None or path is None:
             return
         with self._state_lock:
@@ -113,16 +114,36 @@ class TransferJob:
 
     def record_part(
         self, path: Path | None, progress: TransferProgress, part_number: int, etag: str,
-        size: int,
+        size: int, md5: str | None = None,
     ) -> None:
-        """Note a finished part in ``progress``, persist it, and report its bytes."""
+        """Note a finished part in ``progress``, append it to the checkpoint (one line, so
+        checkpoint writes grow linearly with the parts), and report its bytes.
+
+        ``md5`` is the base64 MD5 of the local bytes sent for the part (its Content-MD5).
+        """
         with self._state_lock:
+            if part_number not in progress.parts_completed:
+                progress.transferred += size
             progress.parts_completed[part_number] = etag
-            progress.transferred += size
+            if md5 is not None:
+                progress.part_md5s[part_number] = md5
             progress.last_update = utc_now()
             if self.store is not None and path is not None:
-                self.store.save(path, progress)
+                self.store.append_part(path, part_number, etag, size, md5)
         self.tracker.update(size)
+
+    @contextlib.contextmanager
+    def holding_checkpoint(self, path: Path | None, description: str) -> Iterator[None]:
+        """Hold the checkpoint's lock for the block (a second transfer of the same file gets
+        ``TransferInProgressError``); make appended lines durable when the block ends."""
+        if self.store is None or path is None:
+            yield
+            return
+        with self.store.lock(path, description=description):
+            try:
+                yield
+            finally:
+                self.store.flush(path)
 
     def failure(self, error: BaseException, what: str, error_class: type[errors.TransferError]):
         """The exception to raise for a failed transfer.

@@ -11,11 +11,16 @@ behaviour, and a backend's limits (minimum part size, maximum part count) come f
 ``upload_file`` / ``upload_stream`` / ``download_file`` block until done; the ``submit_*``
 variants run in the background and return a :class:`TransferHandle` to pause, resume, cancel
 or wait on. The bucket defaults to the client's ``OSSConfig.bucket_name``.
+
+The background executor belongs to one process: a manager used before ``os.fork()`` builds a
+new one in the child on first use (its parent's worker threads do not exist there, and work
+handed to the inherited executor would never run).
 """
 
 from __future__ import annotations
 
 import os
+import threading
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import replace
@@ -49,7 +54,8 @@ class TransferManager:
 
     def __init__(self, config: TransferConfig | None = None, **overrides: Any) -> None:
         self.config = replace(config or TransferConfig(), **overrides)
-        self._background = ThreadPoolExecutor(thread_name_prefix="transfer-coordinator")
+        self._background: ThreadPoolExecutor | None = None
+        self._background_pid: int | None = None
         #: See :data:`fsspec_unified.driver.upload.PartBodyHook` (tests only).
         self.part_body_hook: PartBodyHook | None = None
 
@@ -66,11 +72,18 @@ class TransferManager:
         content_type: str | None = None,
         metadata: dict[str, str] | None = None,
         control: TransferControl | None = None,
+        overwrite: bool = True,
     ) -> TransferResult:
-        """Upload a local file: one PUT when small, else a concurrent multipart upload."""
+        """Upload a local file: one PUT when small, else a concurrent multipart upload.
+
+        ``overwrite=False`` makes the final PUT or Complete create-only: ``ObjectExistsError``
+        (a ``FileExistsError``) if the key exists, decided by the server, so two racing
+        writers cannot both succeed. A resumable upload of a file that another transfer is
+        uploading raises ``TransferInProgressError``.
+        """
         job = self._upload_job(
             FileUpload, client, object_name, bucket, progress_callback, control, content_type,
-            metadata,
+            metadata, overwrite,
         )
         return job.run(local_file)
 
@@ -86,14 +99,16 @@ class TransferManager:
         content_type: str | None = None,
         metadata: dict[str, str] | None = None,
         control: TransferControl | None = None,
+        overwrite: bool = True,
     ) -> TransferResult:
         """Upload a readable stream of unknown length (not resumable: it cannot be re-read).
 
-        ``size_hint`` is the total reported to progress callbacks, if known.
+        ``size_hint`` is the total reported to progress callbacks, if known; ``overwrite`` as
+        in :meth:`upload_file`.
         """
         job = self._upload_job(
             StreamUpload, client, object_name, bucket, progress_callback, control,
-            content_type, metadata,
+            content_type, metadata, overwrite,
         )
         return job.run(stream, size_hint)
 
@@ -106,12 +121,20 @@ class TransferManager:
         *,
         bucket: str | None = None,
         control: TransferControl | None = None,
+        version_id: str | None = None,
     ) -> TransferResult:
-        """Download an object to a local file with parallel ranged GETs, atomically."""
+        """Download an object (or the version ``version_id``) to a local file with parallel
+        ranged GETs, atomically.
+
+        Every range is pinned to the ETag the first HEAD saw: if the object is replaced
+        meanwhile, ``ConcurrentModificationError`` is raised and nothing appears under
+        ``local_file``.
+        """
         job = FileDownload(
             self.config, client, self._bucket(client, bucket), object_name,
             as_progress_callback(progress_callback), control or TransferControl(),
         )
+        job.version_id = version_id
         return job.run(local_file)
 
     # -- background entry points ---------------------------------------------------------
@@ -125,8 +148,12 @@ class TransferManager:
         return self._submit(self.download_file, args, kwargs)
 
     def shutdown(self) -> None:
-        """Wait for background transfers and release their threads."""
-        self._background.shutdown(wait=True)
+        """Wait for background transfers and release their threads (this process's)."""
+        with _FORK_GUARD.lock:
+            executor, self._background = self._background, None
+            owned = self._background_pid == os.getpid()
+        if executor is not None and owned:
+            executor.shutdown(wait=True)
 
     def __enter__(self) -> TransferManager:
         return self
@@ -138,7 +165,18 @@ class TransferManager:
 
     def _submit(self, method: Callable[..., TransferResult], args, kwargs) -> TransferHandle:
         control = kwargs.setdefault("control", TransferControl())
-        return TransferHandle(self._background.submit(method, *args, **kwargs), control)
+        return TransferHandle(self._executor().submit(method, *args, **kwargs), control)
+
+    def _executor(self) -> ThreadPoolExecutor:
+        """This process's background executor, created on first use (again after a fork)."""
+        pid = os.getpid()
+        with _FORK_GUARD.lock:
+            if self._background is None or self._background_pid != pid:
+                # An executor inherited through fork is abandoned, not shut down: its threads
+                # live in the parent only.
+                self._background = ThreadPoolExecutor(thread_name_prefix="transfer-coordinator")
+                self._background_pid = pid
+            return self._background
 
     @staticmethod
     def _bucket(client: BaseOSSClient, bucket: str | None) -> str:
@@ -152,7 +190,7 @@ class TransferManager:
     def _upload_job(
         self, job_class: type[UploadJob], client: BaseOSSClient, object_name: str,
         bucket: str | None, progress_callback: Any, control: TransferControl | None,
-        content_type: str | None, metadata: dict[str, str] | None,
+        content_type: str | None, metadata: dict[str, str] | None, overwrite: bool,
     ) -> UploadJob:
         job = job_class(
             self.config, client, self._bucket(client, bucket), object_name,
@@ -161,4 +199,21 @@ class TransferManager:
         job.content_type = content_type
         job.metadata = metadata
         job.part_body_hook = self.part_body_hook
+        job.overwrite = overwrite
         return job
+
+
+class _ForkGuard:
+    """One lock for creating executors, replaced in a forked child (a parent thread may have
+    held it at the moment of the fork)."""
+
+    def __init__(self) -> None:
+        self.lock = threading.Lock()
+
+    def reset(self) -> None:
+        self.lock = threading.Lock()
+
+
+_FORK_GUARD = _ForkGuard()
+if hasattr(os, "register_at_fork"):
+    os.register_at_fork(after_in_child=_FORK_GUARD.reset)

@@ -2,13 +2,29 @@
 
 A file smaller than one part goes up in a single PUT. A larger one becomes a server-side
 multipart upload whose parts are read from their file offset by the worker that sends them,
-so memory holds about ``max_workers`` parts whatever the file size. Each part carries its
-Content-MD5; after completion the object's size and multipart ETag (the MD5 of the parts'
-MD5s) are checked against what was sent, and a mismatch deletes the object and raises.
+so memory holds about ``max_workers`` parts whatever the file size.
+
+Integrity comes from what the server verifies, never from guessing what an ETag means: every
+PUT and every part carries its Content-MD5, which the server checks (a body changed in flight
+is rejected and the part is sent again; OSS also returns a CRC64 the driver checks). An ETag is
+an identifier, not a checksum (SSE-KMS, SSE-C and S3 Express ETags are not MD5s), so no ETag is
+ever compared with an MD5 here and nothing is ever deleted because of one. After a multipart
+upload completes, the size the server reports is checked (``TransferConfig.verify``); a
+mismatch raises :class:`UploadError` and leaves the object alone (another writer may own it).
+
+``overwrite=False`` makes the final PUT or CompleteMultipartUpload create-only (the server
+decides, in the same request; ``ObjectExistsError`` if the key is taken). A multipart upload
+also checks first, so that it does not send every part only to be refused.
+
+Resume (``TransferConfig.resumable``): the checkpoint records each finished part's MD5. A rerun
+keeps a part the server still has only if its local bytes still have that MD5 (so a file
+rewritten with the same size and mtime, as ``cp -p`` or ``rsync -t`` do, cannot produce a mixed
+object); changed or unrecorded parts are sent again.
 """
 
 from __future__ import annotations
 
+import base64
 import hashlib
 import logging
 import os
@@ -21,7 +37,7 @@ from .base_oss import _read_full, content_md5
 from .models import TransferProgress
 from .transfer_config import TransferResult, choose_part_size
 from .transfer_job import TransferJob
-from .types import PartInfo
+from .types import MIB, PartInfo
 
 logger = logging.getLogger("fsspec_unified.transfer")
 
@@ -29,29 +45,20 @@ logger = logging.getLogger("fsspec_unified.transfer")
 #: was computed; what it returns is sent instead. Lets tests corrupt a part in flight.
 PartBodyHook = Callable[[int, bytes], bytes]
 
-_MD5_HEX_LENGTH = 32
-
-
-def expected_multipart_etag(part_etags: list[str]) -> str | None:
-    """The S3-style multipart ETag for parts with these (MD5) ETags, or ``None`` if any
-    part's ETag is not an MD5 (then the provider's ETag cannot be predicted)."""
-    try:
-        digests = b"".join(bytes.fromhex(etag) for etag in part_etags)
-    except ValueError:
-        return None
-    if len(digests) != _MD5_HEX_LENGTH // 2 * len(part_etags):
-        return None
-    return f"{hashlib.md5(digests).hexdigest()}-{len(part_etags)}"
+_HASH_CHUNK_BYTES = 1 * MIB
 
 
 class UploadJob(TransferJob):
-    """Common end of every upload: complete, verify, clean up."""
+    """Common end of every upload: complete, check, clean up."""
 
     content_type: str | None = None
     metadata: dict[str, str] | None = None
     part_body_hook: PartBodyHook | None = None
+    overwrite: bool = True
 
-    def upload_part(self, upload_id: str, part_number: int, body: bytes) -> PartInfo:
+    def upload_part(self, upload_id: str, part_number: int, body: bytes,
+                    ) -> tuple[PartInfo, str]:
+        """Send one part (retried); returns it and the base64 MD5 the server verified."""
         md5 = content_md5(body)
 
         def send() -> PartInfo:
@@ -61,23 +68,35 @@ class UploadJob(TransferJob):
                 self.bucket, self.key, upload_id, part_number, sent, md5=md5
             )
 
-        return self.retry(send, f"upload_part {part_number}")
+        return self.retry(send, f"upload_part {part_number}"), md5
 
     def put_single(self, body: bytes) -> TransferResult:
-        """Small objects: one PUT, verified by its MD5 ETag."""
+        """Small objects: one PUT, its body verified by the server against its Content-MD5."""
         def send():
             self.control.checkpoint()
             self.throttle(len(body))
             return self.client.put_object(
                 self.bucket, self.key, body, content_type=self.content_type,
-                metadata=self.metadata,
+                metadata=self.metadata, overwrite=self.overwrite,
             )
 
         written = self.retry(send, "put_object")
         self.tracker.update(len(body))
-        if self.config.verify and written.etag and len(written.etag) == _MD5_HEX_LENGTH:
-            self.verify_etag(written.etag, hashlib.md5(body).hexdigest(), len(body))
         return self.result(len(body), written.etag, 1, 1, 0)
+
+    def refuse_existing(self) -> None:
+        """With ``overwrite=False``, fail before sending parts if the key is already taken.
+
+        Only a fast path: the create-only Complete is what makes the write safe from races.
+        """
+        if not self.overwrite:
+            exists = self.retry(lambda: self.client.object_exists(self.bucket, self.key),
+                                "head_object")
+            if exists:
+                raise errors.ObjectExistsError(
+                    f"{self.bucket}/{self.key} exists and overwrite=False",
+                    operation="upload", bucket=self.bucket, key=self.key,
+                )
 
     def create_upload(self) -> str:
         return self.retry(
@@ -88,44 +107,42 @@ class UploadJob(TransferJob):
         )
 
     def complete(self, upload_id: str, parts: list[PartInfo], size: int) -> str | None:
-        """Complete the upload and verify the object; returns its ETag."""
-        expected = expected_multipart_etag([part.etag for part in parts])
+        """Complete the upload and check the object's size; returns its ETag.
+
+        Nothing here deletes: a size mismatch raises, and the object stays for the caller to
+        inspect (it may be another writer's).
+        """
         try:
             written = self.retry(
                 lambda: self.client.complete_multipart_upload(
-                    self.bucket, self.key, upload_id, parts
+                    self.bucket, self.key, upload_id, parts, overwrite=self.overwrite
                 ),
                 "complete_multipart_upload",
             )
-            etag = written.etag
         except errors.UploadNotFoundError:
-            # A retried Complete whose first attempt succeeded finds the upload gone.
-            etag = self.client.head_object(self.bucket, self.key).etag
-            if expected is None or (etag or "").lower() != expected:
-                raise
-        if self.config.verify:
+            # A retried Complete whose first attempt succeeded (its answer was lost) finds
+            # the upload gone; the object of the right size is then taken to be ours.
             info = self.client.head_object(self.bucket, self.key)
             if info.size != size:
-                self.discard_object()
+                raise
+            logger.info("upload %s of %s/%s had already completed", upload_id, self.bucket,
+                        self.key)
+            return info.etag
+        if self.config.verify:
+            info = self.retry(lambda: self.client.head_object(self.bucket, self.key),
+                              "head_object")
+            if info.etag != written.etag:
+                # Compared with the ETag the same server just returned: another writer
+                # replaced the object after our Complete; its size says nothing about ours.
+                logger.warning("%s/%s was replaced by another writer right after the upload "
+                               "completed", self.bucket, self.key)
+            elif info.size != size:
                 raise errors.UploadError(
-                    f"uploaded object has {info.size} bytes, expected {size}; deleted it",
+                    f"the completed object has {info.size} bytes, {size} were sent; "
+                    "it was left in place",
                     operation="upload", bucket=self.bucket, key=self.key,
                 )
-            if expected is not None:
-                self.verify_etag(etag, expected, size)
-        return etag
-
-    def verify_etag(self, actual: str | None, expected: str, size: int) -> None:
-        if (actual or "").lower() != expected.lower():
-            self.discard_object()
-            raise errors.UploadError(
-                f"ETag {actual} of the uploaded object does not match {expected} computed from "
-                f"the {size} bytes sent; deleted it",
-                operation="upload", bucket=self.bucket, key=self.key,
-            )
-
-    def discard_object(self) -> None:
-        self.client.delete_object(self.bucket, self.key)
+        return written.etag
 
     def abort_quietly(self, upload_id: str) -> None:
         try:
@@ -144,6 +161,21 @@ class UploadJob(TransferJob):
         )
 
 
+def local_part_md5(path: str, offset: int, length: int) -> str:
+    """Base64 MD5 (the Content-MD5 form) of ``length`` bytes of ``path`` from ``offset``."""
+    digest = hashlib.md5()
+    with open(path, "rb") as handle:
+        handle.seek(offset)
+        remaining = length
+        while remaining > 0:
+            chunk = handle.read(min(_HASH_CHUNK_BYTES, remaining))
+            if not chunk:
+                break
+            digest.update(chunk)
+            remaining -= len(chunk)
+    return base64.b64encode(digest.digest()).decode("ascii")
+
+
 class FileUpload(UploadJob):
     """Upload one local file (see the module docstring); resumable when configured."""
 
@@ -156,8 +188,16 @@ class FileUpload(UploadJob):
         if size <= part_size:
             with open(path, "rb") as handle:
                 return self.put_single(handle.read())
-        part_count = -(-size // part_size)
         checkpoint = self.checkpoint_path(path)
+        with self.holding_checkpoint(checkpoint,
+                                     f"the upload of {path} to {self.bucket}/{self.key}"):
+            return self.run_multipart(path, stat, part_size, checkpoint)
+
+    def run_multipart(self, path: str, stat: os.stat_result, part_size: int,
+                      checkpoint: Path | None) -> TransferResult:
+        size = stat.st_size
+        part_count = -(-size // part_size)
+        self.refuse_existing()
         progress, completed = self.start_or_resume(checkpoint, path, stat, part_size, part_count)
         upload_id = progress.upload_id
         sent: list[PartInfo] = []
@@ -167,9 +207,9 @@ class FileUpload(UploadJob):
             with open(path, "rb") as handle:
                 handle.seek(offset)
                 body = handle.read(min(part_size, size - offset))
-            part = self.upload_part(upload_id, part_number, body)
+            part, md5 = self.upload_part(upload_id, part_number, body)
             sent.append(part)
-            self.record_part(checkpoint, progress, part_number, part.etag, len(body))
+            self.record_part(checkpoint, progress, part_number, part.etag, len(body), md5)
 
         try:
             self.run_parts(send_part, [n for n in range(1, part_count + 1) if n not in completed])
@@ -187,7 +227,7 @@ class FileUpload(UploadJob):
             if final is error:
                 raise
             raise final from error
-        if self.store is not None:
+        if self.store is not None and checkpoint is not None:
             self.store.delete(checkpoint)
         return self.result(size, etag, part_count, len(sent), len(completed))
 
@@ -205,8 +245,9 @@ class FileUpload(UploadJob):
     ) -> tuple[TransferProgress, dict[int, PartInfo]]:
         """Resume the checkpointed upload if it still applies, else start a new one.
 
-        The server is the authority on which parts exist: the checkpoint only says which
-        upload to ask about. Parts whose size on the server is wrong are sent again.
+        A part is kept only if the server has it at the right size *and* the local bytes of
+        that part still have the MD5 recorded when it was sent; every other part is sent
+        again (uploading a part number again replaces the server's copy).
         """
         record = self.store.load(checkpoint) if self.store and checkpoint else None
         if record is not None:
@@ -225,14 +266,12 @@ class FileUpload(UploadJob):
                     logger.warning("upload %s of %s/%s is gone from the server; starting over",
                                    record.upload_id, self.bucket, self.key)
                 else:
-                    completed = {
-                        part.part_number: part for part in on_server
-                        if part.part_number <= part_count
-                        and part.size == min(part_size, stat.st_size - (part.part_number - 1)
-                                             * part_size)
-                    }
+                    completed = self.parts_still_valid(record, on_server, path, part_size,
+                                                       stat.st_size, part_count)
                     record.parts_completed = {n: p.etag for n, p in completed.items()}
+                    record.part_md5s = {n: record.part_md5s[n] for n in completed}
                     record.transferred = sum(p.size or 0 for p in completed.values())
+                    self.save_checkpoint(checkpoint, record)
                     self.tracker.resume_from(record.transferred)
                     logger.info("resuming upload of %s: %d of %d parts already on the server",
                                 path, len(completed), part_count)
@@ -252,6 +291,35 @@ class FileUpload(UploadJob):
         self.save_checkpoint(checkpoint, progress)
         return progress, {}
 
+    def parts_still_valid(
+        self, record: TransferProgress, on_server: list[PartInfo], path: str, part_size: int,
+        size: int, part_count: int,
+    ) -> dict[int, PartInfo]:
+        """The server's parts whose size is right and whose local bytes are unchanged."""
+        completed: dict[int, PartInfo] = {}
+        changed, unrecorded = [], []
+        for part in on_server:
+            number = part.part_number
+            offset = (number - 1) * part_size
+            length = min(part_size, size - offset)
+            if number > part_count or part.size != length:
+                continue
+            recorded = record.part_md5s.get(number)
+            if recorded is None:
+                unrecorded.append(number)  # sent, but the record never said: cannot check
+            elif local_part_md5(path, offset, length) != recorded:
+                changed.append(number)
+            else:
+                completed[number] = part
+        if changed:
+            logger.warning("the local bytes of part(s) %s of %s changed since they were "
+                           "uploaded (same size and mtime); sending them again",
+                           ", ".join(map(str, changed)), path)
+        if unrecorded:
+            logger.info("part(s) %s of %s are on the server but not in the checkpoint; "
+                        "sending them again", ", ".join(map(str, unrecorded)), path)
+        return completed
+
     def clean_up_after(
         self, error: BaseException, checkpoint: Path | None, upload_id: str,
         progress: TransferProgress,
@@ -259,6 +327,8 @@ class FileUpload(UploadJob):
         """Keep the upload for a resume when asked to; otherwise leave nothing behind."""
         cancelled = isinstance(error, errors.TransferCancelledError)
         keep = self.control.keep_resumable if cancelled else self.store is not None
+        if isinstance(error, FileExistsError):
+            keep = False  # overwrite=False and the key is taken: a resume cannot succeed
         if keep and self.store is not None and checkpoint is not None:
             self.save_checkpoint(checkpoint, progress)
             logger.info("upload %s of %s/%s kept for a resume (%d parts done)", upload_id,
@@ -284,6 +354,7 @@ class StreamUpload(UploadJob):
         second = _read_full(stream, part_size) if len(first) == part_size else b""
         if not second:
             return self.put_single(first)
+        self.refuse_existing()
         upload_id = self.create_upload()
         initial, first, second = [first, second], None, None  # the generator owns them now
         parts: list[PartInfo] = []
@@ -309,7 +380,7 @@ class StreamUpload(UploadJob):
 
         def send(item: tuple[int, bytes]) -> None:
             number, body = item
-            parts.append(self.upload_part(upload_id, number, body))
+            parts.append(self.upload_part(upload_id, number, body)[0])
             self.tracker.update(len(body))
 
         try:
