@@ -16,7 +16,7 @@ Ranged reads do not ask: S3 returns no checksum for a range. SeaweedFS accepts t
 answers as AWS does (tried on 4.48). ETags are never compared with MD5s.
 
 Conditions: ``If-Match`` pins reads (``IfMatch=``), ``If-None-Match: *`` makes a PUT or a
-CompleteMultipartUpload create-only (``IfNoneMatch="*"``, boto3 >= 1.35 for Complete);
+CompleteMultipartUpload create-only (``IfNoneMatch="*"``);
 SeaweedFS enforces both (412 PreconditionFailed).
 """
 
