@@ -131,7 +131,7 @@ class UploadJob(TransferJob):
         if self.config.verify:
             info = self.retry(lambda: self.client.head_object(self.bucket, self.key),
                               "head_object")
-            if info.etag != written.etag:
+            if _same_etag(info.etag, written.etag) is False:
                 # Compared with the ETag the same server just returned: another writer
                 # replaced the object after our Complete; its size says nothing about ours.
                 logger.warning("%s/%s was replaced by another writer right after the upload "
@@ -159,6 +159,13 @@ class UploadJob(TransferJob):
         return TransferResult(
             self.bucket, self.key, size, etag, total, sent, resumed, self.elapsed_s()
         )
+
+
+def _same_etag(first: str | None, second: str | None) -> bool | None:
+    """Whether two ETags from the same server name the same object (``None``: unknown)."""
+    if not first or not second:
+        return None
+    return first.strip('"').lower() == second.strip('"').lower()
 
 
 def local_part_md5(path: str, offset: int, length: int) -> str:

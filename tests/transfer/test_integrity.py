@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import hashlib
 import os
-import threading
 
 import pytest
 
@@ -75,24 +74,26 @@ def test_a_body_corrupted_in_flight_is_rejected_and_sent_again(
 
 
 def test_a_download_of_an_object_replaced_between_ranges_fails_and_leaves_no_file(
-        proxied_client, client, bucket, prefix, tmp_path):
+        proxied_client, client, etag_proxy, bucket, prefix, tmp_path):
     key = prefix + "replaced"
     client.put_object(bucket, key, pattern_bytes(3 * PART, seed=34))
-    replaced = threading.Event()
+    replaced_at: list[int] = []
 
     class ReplaceAfterFirstRange(ProgressCallback):
         def on_progress(self, done, total, start_time, speed):
-            if done and not replaced.is_set():
-                client.put_object(bucket, key, pattern_bytes(3 * PART, seed=35))
-                replaced.set()
+            if done and not replaced_at:
+                client.put_object(bucket, key, pattern_bytes(3 * PART, seed=35))  # unproxied
+                replaced_at.append(len(etag_proxy.log))
 
     out = tmp_path / "out"
     out.mkdir()
-    with _manager(tmp_path, max_workers=1) as manager, \
-            pytest.raises(exceptions.ConcurrentModificationError):
+    with _manager(tmp_path, max_workers=1) as manager, pytest.raises(OSError) as caught:
         manager.download_file(proxied_client, key, out / "replaced.bin",
                               ReplaceAfterFirstRange(), bucket=bucket)
-    assert replaced.is_set()
+    # No byte of the new version was fetched: the next ranged GET was refused (If-Match).
+    after = [status for method, _, status in etag_proxy.log[replaced_at[0]:] if method == "GET"]
+    assert after == [412]
+    assert isinstance(caught.value, exceptions.ConcurrentModificationError)
     assert os.listdir(out) == []  # neither the final name nor a partial file
 
 
