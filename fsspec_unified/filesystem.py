@@ -292,6 +292,12 @@ class UnifiedFileSystem(AbstractFileSystem):
                 return False
             return True
 
+    @staticmethod
+    def _entry(bucket: str, item: ObjectInfo) -> dict:
+        """The info dict of one listed or HEADed object (``UnifiedFile`` builds its
+        ``details`` with it)."""
+        return _entry(bucket, item)
+
     def _info_from_parent_cache(self, path: str) -> dict | None:
         listing = self._ls_from_cache(self._parent(path))
         if listing is None:
