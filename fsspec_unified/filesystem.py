@@ -10,11 +10,10 @@ by ``max_workers``; ``put_file``/``get_file`` go through the transfer manager; t
 cache (thread-safe, see :mod:`~fsspec_unified.listing_cache`) is invalidated by every write,
 copy and delete.
 
-Behaviour callers may rely on, and where it differs from s3fs:
+Behaviour callers may rely on, and where it differs from s3fs (entries: see
+:mod:`~fsspec_unified.entries`; deleting and directories: :mod:`~fsspec_unified.directories`):
 
-* ``ls`` returns names unless ``detail=True``; entries carry fsspec's ``name``/``size``/
-  ``type`` and s3fs's ``Key``/``Size``/``LastModified``/``ETag``/``VersionId``/
-  ``ContentType``/``StorageClass`` (``ETag`` without the surrounding quotes s3fs keeps).
+* ``ls`` returns names unless ``detail=True`` (as s3fs, gcsfs, adlfs and the local fs).
 * Reads pin the object: ``cat_ranges`` takes one ETag per path and sends it as ``If-Match``
   with every range; a replaced object raises ``ConcurrentModificationError``.
 * Writes: ``ContentType=``/``Metadata=`` (or ``content_type=``/``metadata=``) are honoured,
@@ -22,11 +21,7 @@ Behaviour callers may rely on, and where it differs from s3fs:
   server (single PUT and multipart). Inside ``with fs.transaction:`` every ``pipe_file``,
   ``put_file``, ``touch`` and ``open(..., "wb")`` becomes visible only at commit; copies and
   deletes are not deferred.
-* ``mkdir`` of a bucket path creates the bucket; of a deeper path it creates nothing (as
-  s3fs: prefixes exist through their objects). ``rmdir`` of a prefix that holds objects
-  raises ``FileExistsError`` (s3fs), of an empty bucket deletes it.
-* ``rm(path)`` of one missing path raises ``FileNotFoundError``; a list of paths is a bulk
-  delete where keys already gone are ignored (S3's DeleteObjects semantics, as s3fs).
+* ``get`` never writes outside its destination (:mod:`~fsspec_unified.paths`).
 * ``version_aware=True`` enables ``version_id=`` and ``bucket/key?versionId=...`` paths; on a
   filesystem that is not version aware a ``?`` in a path is part of the key (s3fs silently
   drops the version there and reads the latest object).
@@ -40,12 +35,11 @@ import io
 import mimetypes
 import os
 import threading
+from collections import Counter
 from collections.abc import Callable, Iterable
 from concurrent.futures import ThreadPoolExecutor
 from datetime import datetime
-from glob import has_magic
 from hashlib import sha256
-from itertools import islice
 from typing import Any, TypeVar
 
 from fsspec.callbacks import DEFAULT_CALLBACK
@@ -54,6 +48,7 @@ from fsspec.transaction import Transaction
 from fsspec.utils import glob_translate, isfilelike
 
 from .buffered_file import UnifiedFile
+from .directories import DirectoryOperations, directories_among
 from .driver import create_client
 from .driver.callbacks import as_fsspec_callback
 from .driver.exceptions import (
@@ -64,8 +59,9 @@ from .driver.exceptions import (
 from .driver.transfer_config import choose_part_size
 from .driver.transfer_manager import TransferManager
 from .driver.types import ObjectInfo
+from .entries import bucket_entry, directory_entry, object_entry
 from .listing_cache import ThreadSafeDirCache
-from .paths import VERSION_MARKER, check_local_targets, split_versioned_path
+from .paths import VERSION_MARKER, check_local_targets, split_version_suffix
 from .storage_options import parse_storage_options
 
 T = TypeVar("T")
@@ -88,7 +84,7 @@ class UnifiedTransaction(Transaction):
                 fs.invalidate_cache()
 
 
-class UnifiedFileSystem(AbstractFileSystem):
+class UnifiedFileSystem(DirectoryOperations, AbstractFileSystem):
     """fsspec filesystem over S3, MinIO and Aliyun OSS (see the module docstring).
 
     Storage options: ``provider`` (``s3``/``aws``, ``minio``, ``oss``/``aliyun``), every
@@ -150,7 +146,7 @@ class UnifiedFileSystem(AbstractFileSystem):
         path = self._strip_protocol(path)
         path_version = None
         if self.version_aware and VERSION_MARKER in path:
-            path, path_version = split_versioned_path(path)
+            path, path_version = split_version_suffix(path)
         if version_id is not None and path_version is not None and version_id != path_version:
             raise ValueError(f"{path}: version_id={version_id!r} contradicts the path's "
                              f"versionId={path_version!r}")
@@ -187,13 +183,13 @@ class UnifiedFileSystem(AbstractFileSystem):
 
     def _list_directory(self, path: str) -> list[dict]:
         if not path:
-            return [_bucket_entry(b.name, b.creation_date) for b in self.client.list_buckets()]
+            return [bucket_entry(b.name, b.creation_date) for b in self.client.list_buckets()]
         bucket, key = self.split_path(path)
         prefix = f"{key}/" if key else ""
         entries: dict[str, dict] = {}
         for item in self.client.list_objects(bucket, prefix, delimiter="/"):
             if item.key != prefix:  # the directory's own marker is the directory itself
-                entry = _entry(bucket, item)
+                entry = object_entry(bucket, item)
                 entries.setdefault(entry["name"], entry)
         return list(entries.values())
 
@@ -219,7 +215,7 @@ class UnifiedFileSystem(AbstractFileSystem):
         for item in self.client.list_objects(bucket, base + prefix):
             if item.key == base:
                 continue
-            entry = _entry(bucket, item)
+            entry = object_entry(bucket, item)
             if entry["type"] == "file":
                 found[entry["name"]] = entry
             elif withdirs:
@@ -234,14 +230,14 @@ class UnifiedFileSystem(AbstractFileSystem):
             if info is not None and info["type"] == "file":
                 found[path] = info
         if withdirs and path and not prefix and found and self.isdir(path):
-            found.setdefault(path, _directory_entry(path))
+            found.setdefault(path, directory_entry(path))
         names = sorted(found)
         return {name: found[name] for name in names} if detail else names
 
     def _add_parent_directories(self, found: dict[str, dict], name: str, root: str) -> None:
         parent = self._parent(name)
         while parent and len(parent) > len(root) and parent not in found:
-            found[parent] = _directory_entry(parent)
+            found[parent] = directory_entry(parent)
             parent = self._parent(parent)
 
     def glob(self, path: str, maxdepth: int | None = None, **kwargs: Any):
@@ -253,22 +249,22 @@ class UnifiedFileSystem(AbstractFileSystem):
         bucket, key, version_id = self.split_versioned_path(path, version_id)
         path = f"{bucket}/{key}" if key else bucket
         if not path:
-            return _directory_entry("")
+            return directory_entry("")
         if not key:
             if self._bucket_exists(bucket):
-                return _directory_entry(bucket)
+                return directory_entry(bucket)
             raise FileNotFoundError(path)
         if version_id is None and not self.version_aware:
             cached = self._info_from_parent_cache(path)
             if cached is not None:
                 return cached
         try:
-            return _entry(bucket, self._head(bucket, key, version_id))
+            return object_entry(bucket, self._head(bucket, key, version_id))
         except (ObjectNotFoundError, BucketNotFoundError):
             if version_id is not None:
                 raise
         for _ in self.client.list_objects(bucket, key + "/", page_size=1):
-            return _directory_entry(path)
+            return directory_entry(path)
         raise FileNotFoundError(path)
 
     def _head(self, bucket: str, key: str, version_id: str | None = None) -> ObjectInfo:
@@ -291,12 +287,6 @@ class UnifiedFileSystem(AbstractFileSystem):
             except (BucketNotFoundError, ObjectNotFoundError):
                 return False
             return True
-
-    @staticmethod
-    def _entry(bucket: str, item: ObjectInfo) -> dict:
-        """The info dict of one listed or HEADed object (``UnifiedFile`` builds its
-        ``details`` with it)."""
-        return _entry(bucket, item)
 
     def _info_from_parent_cache(self, path: str) -> dict | None:
         listing = self._ls_from_cache(self._parent(path))
@@ -341,7 +331,7 @@ class UnifiedFileSystem(AbstractFileSystem):
     def cat(self, path, recursive: bool = False, on_error: str = "raise", **kwargs: Any):
         """Fetch many objects concurrently; directories in the expansion are skipped."""
         paths = self.expand_path(path, recursive=recursive)
-        directories = _directories_among(self, paths)
+        directories = directories_among(self, paths)
         paths = [name for name in paths if name not in directories]
         if len(paths) == 1 and paths[0] == self._strip_protocol(path) and not recursive:
             return self.cat_file(paths[0], **kwargs)
@@ -373,7 +363,7 @@ class UnifiedFileSystem(AbstractFileSystem):
         if len(starts) != len(paths) or len(ends) != len(paths):
             raise ValueError("paths, starts and ends must have the same length")
         paths = [self._strip_protocol(p) for p in paths]
-        repeated = sorted({p for p in paths if paths.count(p) > 1})
+        repeated = sorted(name for name, count in Counter(paths).items() if count > 1)
 
         def pin(name: str):
             try:
@@ -483,7 +473,7 @@ class UnifiedFileSystem(AbstractFileSystem):
         else:
             self.transfers.upload_stream(self.client, io.BytesIO(value), key, bucket=bucket,
                                          content_type=content_type, metadata=metadata,
-                                         **_create_only(mode))
+                                         overwrite=overwrite)
         self.invalidate_cache(path)
 
     def pipe(self, path, value=None, **kwargs: Any) -> None:
@@ -511,7 +501,7 @@ class UnifiedFileSystem(AbstractFileSystem):
         content_type, metadata = _write_attributes(key, kwargs)
         self.transfers.upload_file(self.client, lpath, key, callback, bucket=bucket,
                                    content_type=content_type, metadata=metadata,
-                                   **_create_only(mode))
+                                   overwrite=mode == "overwrite")
         self.invalidate_cache(rpath)
 
     def _put_file_deferred(self, lpath: str, rpath: str, mode: str, callback,
@@ -603,128 +593,6 @@ class UnifiedFileSystem(AbstractFileSystem):
             self.client.abort_multipart_upload(dst_bucket, dst_key, upload_id)
             raise
 
-    # -- deleting and directories --------------------------------------------------------
-
-    def rm_file(self, path: str) -> None:
-        bucket, key, _ = self._object_path(path)
-        if not self.client.object_exists(bucket, key):
-            raise FileNotFoundError(path)
-        self.client.delete_object(bucket, key)
-        self.invalidate_cache(path)
-
-    def rm(self, path, recursive: bool = False, maxdepth: int | None = None) -> None:
-        """Delete paths in batches (concurrently); buckets only with ``recursive``.
-
-        A directory in the expansion loses its ``dir/`` marker key (not ``dir``). One path
-        that matches nothing raises ``FileNotFoundError``; a list of paths is a bulk delete
-        where keys already gone are ignored.
-        """
-        types = self._expand_typed(path, recursive, maxdepth)
-        objects: list[tuple[str, str]] = []
-        markers: list[tuple[str, str]] = []
-        buckets = []
-        for name, kind in types.items():
-            bucket, key = self.split_path(name)
-            if not key:
-                buckets.append(bucket)
-            elif kind == "directory":
-                markers.append((bucket, key + "/"))
-            else:
-                objects.append((bucket, key))
-        # After the objects they contain, deepest first.
-        markers.sort(key=lambda item: item[1].count("/"), reverse=True)
-        self._delete_keys(objects)
-        self._delete_keys(markers)
-        for name in types:
-            self.invalidate_cache(name)
-        if recursive:
-            for bucket in buckets:
-                self.rmdir(bucket)
-
-    def _expand_typed(self, path, recursive: bool, maxdepth: int | None) -> dict[str, str]:
-        """``{name: "file" | "directory"}`` of what ``rm`` removes (fsspec's expansion,
-        keeping the types the listing saw so that a marker-only directory is known)."""
-        if isinstance(path, (str, os.PathLike)) and not has_magic(str(path)):
-            path = self._strip_protocol(path)
-            types = {}
-            if recursive:
-                found = self.find(path, maxdepth=maxdepth, withdirs=True, detail=True)
-                types = {name: entry["type"] for name, entry in found.items()}
-            if path not in types:
-                try:
-                    types[path] = self.info(path)["type"]
-                except FileNotFoundError:
-                    if not types:
-                        raise
-            return types
-        names = self.expand_path(path, recursive=recursive, maxdepth=maxdepth)
-        directories = _directories_among(self, names)
-        return {name: "directory" if name in directories else "file" for name in names}
-
-    def _delete_keys(self, keys: list[tuple[str, str]]) -> None:
-        """Batch-delete ``(bucket, key)`` pairs, batches running concurrently."""
-        limit = self.client.capabilities.max_delete_batch
-        by_bucket: dict[str, list[str]] = {}
-        for bucket, key in keys:
-            by_bucket.setdefault(bucket, []).append(key)
-        batches = [
-            (bucket, bucket_keys[start:start + limit])
-            for bucket, bucket_keys in by_bucket.items()
-            for start in range(0, len(bucket_keys), limit)
-        ]
-        results = self._map(lambda batch: self.client.delete_objects(*batch), batches)
-        failures = [failure for result in results for failure in result.failures]
-        if failures:
-            first = failures[0]
-            raise OSError(
-                f"could not delete {len(failures)} object(s), e.g. {first.key}: "
-                f"{first.code} {first.message}"
-            )
-
-    def mkdir(self, path: str, create_parents: bool = True, **kwargs: Any) -> None:
-        """Create a bucket; for a deeper path only its bucket if missing (as s3fs: no
-        marker object is written, a prefix exists through its objects)."""
-        bucket, key = self.split_path(path)
-        if key:
-            if not self._bucket_exists(bucket):
-                if not create_parents:
-                    raise FileNotFoundError(bucket)
-                self.client.create_bucket(bucket, kwargs.get("region"))
-                self.invalidate_cache("")
-            return
-        self.client.create_bucket(bucket, kwargs.get("region"))
-        self.invalidate_cache("")
-
-    def makedirs(self, path: str, exist_ok: bool = False) -> None:
-        bucket, key = self.split_path(path)
-        if not self._bucket_exists(bucket):
-            self.client.create_bucket(bucket)
-            self.invalidate_cache("")
-        elif not key and not exist_ok:
-            raise FileExistsError(path)
-
-    def rmdir(self, path: str) -> None:
-        """Delete an empty bucket, or the marker of an empty directory.
-
-        A prefix that still holds objects raises ``FileExistsError`` (as s3fs; remove it with
-        ``rm(path, recursive=True)``), an object raises ``NotADirectoryError``, a path that
-        is nothing raises ``FileNotFoundError``.
-        """
-        bucket, key = self.split_path(path)
-        if not key:
-            self.client.delete_bucket(bucket)
-            self.invalidate_cache(bucket)
-            self.invalidate_cache("")
-            return
-        if self.info(path)["type"] == "file":
-            raise NotADirectoryError(path)
-        marker = key + "/"
-        contents = islice(self.client.list_objects(bucket, marker, page_size=2), 2)
-        if any(item.key != marker for item in contents):
-            raise FileExistsError(f"{path} is not empty; use rm(path, recursive=True)")
-        self.client.delete_object(bucket, marker)
-        self.invalidate_cache(path)
-
     # -- metadata, versions and URLs -----------------------------------------------------
 
     def modified(self, path: str, version_id: str | None = None) -> datetime:
@@ -801,45 +669,6 @@ class UnifiedFileSystem(AbstractFileSystem):
             return list(pool.map(function, items))
 
 
-# -- info entries (s3fs's keys beside fsspec's) ---------------------------------------------
-
-
-def _directory_entry(name: str) -> dict:
-    return {"name": name, "size": 0, "type": "directory", "Key": name, "Size": 0,
-            "StorageClass": "DIRECTORY"}
-
-
-def _bucket_entry(name: str, created: datetime | None) -> dict:
-    entry = _directory_entry(name)
-    entry["StorageClass"] = "BUCKET"
-    entry["CreationDate"] = created
-    return entry
-
-
-def _entry(bucket: str, item: ObjectInfo) -> dict:
-    name = f"{bucket}/{item.key}".rstrip("/")
-    if item.is_prefix or item.key.endswith("/"):  # a common prefix or a directory marker
-        return _directory_entry(name)
-    return {
-        "name": name,
-        "size": item.size,
-        "type": "file",
-        "Key": name,
-        "Size": item.size,
-        "ETag": item.etag,
-        "LastModified": item.last_modified,
-        "ContentType": item.content_type,
-        "StorageClass": item.storage_class or "STANDARD",
-        "VersionId": item.version_id,
-        "metadata": dict(item.metadata),
-    }
-
-
-def _create_only(mode: str) -> dict[str, bool]:
-    """The transfer manager's keyword for ``mode="create"`` (none for an overwrite)."""
-    return {"overwrite": False} if mode == "create" else {}
-
-
 def _write_attributes(key: str, kwargs: dict) -> tuple[str | None, dict[str, str] | None]:
     """Pop ``content_type``/``ContentType`` and ``metadata``/``Metadata`` from ``kwargs``;
     the type is guessed from the key's extension when not given (as s3fs)."""
@@ -867,11 +696,6 @@ class _TransferCollector:
         self.calls.append((source, target, kwargs))
 
     put_file = get_file = _record
-
-
-def _directories_among(fs: UnifiedFileSystem, paths: list[str]) -> set[str]:
-    """The paths of an expansion that are directories: those that contain another one."""
-    return set(paths) & {fs._parent(name) for name in paths}
 
 
 def _collect_transfers(method, fs, source, target, recursive, maxdepth, kwargs):

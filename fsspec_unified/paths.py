@@ -3,7 +3,7 @@
 Two concerns that are pure string work and need no server:
 
 * ``bucket/key?versionId=...`` (s3fs's spelling of one version of an object) is split into
-  bucket, key and version id by :func:`split_versioned_path`.
+  bucket, key and version id by :func:`split_version_suffix`.
 * :func:`check_local_targets` refuses a download whose local target would land outside the
   destination the caller named. Object keys are data from the server, and a key such as
   ``a/../../etc/x``, ``/etc/x`` or (on Windows) ``..\\x`` must never choose where a file is
@@ -23,7 +23,7 @@ class UnsafeLocalPathError(ValueError):
     """A remote key would be written outside the local destination directory."""
 
 
-def split_versioned_path(path: str) -> tuple[str, str | None]:
+def split_version_suffix(path: str) -> tuple[str, str | None]:
     """``(path, version_id)`` of ``bucket/key?versionId=...``; ``version_id`` is ``None``
     when the path names no version."""
     base, marker, version_id = path.partition(VERSION_MARKER)
