@@ -85,16 +85,20 @@ def _port_is_free(port: int) -> bool:
     return True
 
 
-def free_port_pairs(count: int) -> list[int]:
-    """``count`` loopback ports ``p`` such that ``p`` and ``p + 10000`` are both free."""
+def free_port_pairs(count: int, reserved: tuple[int, ...] = ()) -> list[int]:
+    """``count`` loopback ports ``p`` such that ``p`` and ``p + 10000`` are both free, and no
+    port of one pair is a port of another (a master on ``p`` and a volume server whose gRPC
+    port is ``p`` would collide), nor of a ``reserved`` pair."""
     ports: list[int] = []
     while len(ports) < count:
         with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
             sock.bind((LOOPBACK, 0))
             port = sock.getsockname()[1]
+        taken = {*ports, *reserved}
+        taken |= {p + _GRPC_PORT_OFFSET for p in taken}
         if (
             port + _GRPC_PORT_OFFSET < 65536
-            and port not in ports
+            and not {port, port + _GRPC_PORT_OFFSET} & taken
             and _port_is_free(port + _GRPC_PORT_OFFSET)
         ):
             ports.append(port)
@@ -148,9 +152,9 @@ class LocalS3Server:
         identities.write_text(json.dumps(self._identities()))
         identities.chmod(0o600)
         (self.data_dir / "filer.toml").write_text(_FILER_TOML.format(store=self.data_dir / "filer"))
-        master_port, volume_port, filer_port, s3_port = free_port_pairs(4)
         if self.s3_port is None:  # kept across restarts, so clients keep their endpoint
-            self.s3_port = s3_port
+            self.s3_port = free_port_pairs(1)[0]
+        master_port, volume_port, filer_port = free_port_pairs(3, reserved=(self.s3_port,))
         command = [
             find_weed_binary(), "server",
             f"-dir={self.data_dir / 'data'}",
