@@ -24,6 +24,8 @@ from .driver.exceptions import (
     ThrottlingError,
     TransferCancelledError,
     TransferError,
+    TransferInProgressError,
+    UnsafeLocalPathError,
     UploadError,
     UploadNotFoundError,
 )
@@ -52,6 +54,8 @@ __all__ = [
     "ThrottlingError",
     "TransferCancelledError",
     "TransferError",
+    "TransferInProgressError",
+    "UnsafeLocalPathError",
     "UploadError",
     "UploadNotFoundError",
 ]

@@ -259,18 +259,14 @@ class UnifiedFileSystem(DirectoryOperations, AbstractFileSystem):
             if cached is not None:
                 return cached
         try:
-            return object_entry(bucket, self._head(bucket, key, version_id))
+            head = self.client.head_object(bucket, key, version_id=version_id)
+            return object_entry(bucket, head)
         except (ObjectNotFoundError, BucketNotFoundError):
             if version_id is not None:
                 raise
         for _ in self.client.list_objects(bucket, key + "/", page_size=1):
             return directory_entry(path)
         raise FileNotFoundError(path)
-
-    def _head(self, bucket: str, key: str, version_id: str | None = None) -> ObjectInfo:
-        if version_id is None:
-            return self.client.head_object(bucket, key)
-        return self.client.head_object(bucket, key, version_id=version_id)
 
     def _bucket_exists(self, bucket: str) -> bool:
         """HEAD bucket; a user refused that (403) but allowed to list still sees the bucket.
@@ -311,22 +307,13 @@ class UnifiedFileSystem(DirectoryOperations, AbstractFileSystem):
         bucket, key, version_id = self._object_path(path, version_id)
         etag = None
         if (start is not None and start < 0) or (end is not None and end < 0):
-            head = self._head(bucket, key, version_id)
+            head = self.client.head_object(bucket, key, version_id=version_id)
             etag = head.etag  # the size and the bytes come from the same object
-            start = max(0, head.size + start) if start is not None and start < 0 else start
-            end = max(0, head.size + end) if end is not None and end < 0 else end
+            start, end = _from_end(head.size, start, end)
         if start is not None and end is not None and end <= start:
             return b""
-        return self._get(bucket, key, start, end, etag, version_id)
-
-    def _get(self, bucket: str, key: str, start: int | None, end: int | None,
-             etag: str | None, version_id: str | None) -> bytes:
-        pins: dict[str, str] = {}
-        if etag is not None:
-            pins["if_match"] = etag
-        if version_id is not None:
-            pins["version_id"] = version_id
-        return self.client.get_object(bucket, key, start, end, **pins)
+        return self.client.get_object(bucket, key, start, end, if_match=etag,
+                                      version_id=version_id)
 
     def cat(self, path, recursive: bool = False, on_error: str = "raise", **kwargs: Any):
         """Fetch many objects concurrently; directories in the expansion are skipped."""
@@ -368,7 +355,7 @@ class UnifiedFileSystem(DirectoryOperations, AbstractFileSystem):
         def pin(name: str):
             try:
                 bucket, key, version_id = self._object_path(name)
-                return self._head(bucket, key, version_id)
+                return self.client.head_object(bucket, key, version_id=version_id)
             except Exception as error:
                 return error
 
@@ -383,11 +370,11 @@ class UnifiedFileSystem(DirectoryOperations, AbstractFileSystem):
                 if head is None:
                     return self.cat_file(name, start, end)
                 bucket, key, version_id = self._object_path(name)
-                start = max(0, head.size + start) if start is not None and start < 0 else start
-                end = max(0, head.size + end) if end is not None and end < 0 else end
+                start, end = _from_end(head.size, start, end)
                 if start is not None and end is not None and end <= start:
                     return b""
-                return self._get(bucket, key, start, end, head.etag, version_id)
+                return self.client.get_object(bucket, key, start, end, if_match=head.etag,
+                                              version_id=version_id)
             except Exception as error:
                 if on_error == "raise":
                     raise
@@ -427,19 +414,16 @@ class UnifiedFileSystem(DirectoryOperations, AbstractFileSystem):
             return
         bucket, key, version_id = self._object_path(rpath, version_id)
         os.makedirs(os.path.dirname(os.path.abspath(lpath)), exist_ok=True)
-        options = {"version_id": version_id} if version_id is not None else {}
         self.transfers.download_file(self.client, key, lpath, callback, bucket=bucket,
-                                     **options)
+                                     version_id=version_id)
 
     def _download_to_stream(self, bucket: str, key: str, version_id: str | None,
                             outfile, callback) -> None:
         callback = as_fsspec_callback(callback)
-        head = self._head(bucket, key, version_id)
+        head = self.client.head_object(bucket, key, version_id=version_id)
         callback.set_size(head.size)
-        pins = {"if_match": head.etag} if head.etag else {}
-        if version_id is not None:
-            pins["version_id"] = version_id
-        with self.client.get_object_stream(bucket, key, **pins) as stream:
+        with self.client.get_object_stream(bucket, key, if_match=head.etag or None,
+                                           version_id=version_id) as stream:
             while chunk := stream.read(_STREAM_CHUNK_BYTES):
                 outfile.write(chunk)
                 callback.relative_update(len(chunk))
@@ -667,6 +651,13 @@ class UnifiedFileSystem(DirectoryOperations, AbstractFileSystem):
         with ThreadPoolExecutor(min(self.options.max_workers, len(items)),
                                 thread_name_prefix="unified-bulk") as pool:
             return list(pool.map(function, items))
+
+
+def _from_end(size: int, start: int | None, end: int | None) -> tuple[int | None, int | None]:
+    """Resolve negative (from-the-end) range bounds against an object of ``size`` bytes."""
+    start = max(0, size + start) if start is not None and start < 0 else start
+    end = max(0, size + end) if end is not None and end < 0 else end
+    return start, end
 
 
 def _write_attributes(key: str, kwargs: dict) -> tuple[str | None, dict[str, str] | None]:

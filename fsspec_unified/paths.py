@@ -16,11 +16,9 @@ import ntpath
 import os
 import posixpath
 
+from .driver.exceptions import UnsafeLocalPathError
+
 VERSION_MARKER = "?versionId="
-
-
-class UnsafeLocalPathError(ValueError):
-    """A remote key would be written outside the local destination directory."""
 
 
 def split_version_suffix(path: str) -> tuple[str, str | None]:

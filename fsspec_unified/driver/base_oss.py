@@ -204,18 +204,12 @@ class BaseOSSClient(ABC):
         :class:`ObjectExistsError` (a ``FileExistsError``) if the key exists.
         """
         self._check_object(bucket, key)
-        try:
-            with self._operation("put_object", bucket, key):
-                return self._put_object(
-                    bucket, key, data, content_type, metadata or {}, content_md5(data),
-                    overwrite,
-                )
-        except errors.PreconditionFailedError as error:
-            raise errors.ObjectExistsError(
-                f"{bucket}/{key} exists and overwrite=False", code=error.code,
-                status=error.status, request_id=error.request_id, operation="put_object",
-                bucket=bucket, key=key,
-            ) from error
+        with self._create_only("put_object", bucket, key, overwrite), self._operation(
+            "put_object", bucket, key
+        ):
+            return self._put_object(
+                bucket, key, data, content_type, metadata or {}, content_md5(data), overwrite,
+            )
 
     def put_stream(
         self,
@@ -334,11 +328,10 @@ class BaseOSSClient(ABC):
             except errors.PreconditionFailedError as error:
                 if etag is None:
                     raise
-                raise errors.ConcurrentModificationError(
+                raise _refusal(
+                    errors.ConcurrentModificationError, error,
                     f"{bucket}/{key} no longer has ETag {etag!r}: the object was replaced or "
                     "changed since it was first read",
-                    code=error.code, status=error.status, request_id=error.request_id,
-                    operation="get_object", bucket=bucket, key=key,
                 ) from error
         return io.BufferedReader(_ObjectBodyReader(body, translate), _READ_BUFFER_BYTES)
 
@@ -558,19 +551,11 @@ class BaseOSSClient(ABC):
         if not parts:
             raise errors.InvalidArgumentError("a multipart upload needs at least one part")
         ordered = sorted(parts, key=lambda part: part.part_number)
-        try:
-            with self._operation("complete_multipart_upload", bucket, key):
-                return self._complete_multipart_upload(
-                    bucket, key, upload_id, ordered, overwrite
-                )
-        except errors.PreconditionFailedError as error:
-            if overwrite or isinstance(error, errors.ObjectExistsError):
-                raise
-            raise errors.ObjectExistsError(
-                f"{bucket}/{key} exists and overwrite=False", code=error.code,
-                status=error.status, request_id=error.request_id,
-                operation="complete_multipart_upload", bucket=bucket, key=key,
-            ) from error
+        operation = "complete_multipart_upload"
+        with self._create_only(operation, bucket, key, overwrite), self._operation(
+            operation, bucket, key
+        ):
+            return self._complete_multipart_upload(bucket, key, upload_id, ordered, overwrite)
 
     def abort_multipart_upload(self, bucket: str, key: str, upload_id: str) -> None:
         """Abort the upload; the server discards its parts."""
@@ -765,6 +750,21 @@ class BaseOSSClient(ABC):
                 details, operation=operation, bucket=bucket, key=key
             ) from exc
 
+    @contextlib.contextmanager
+    def _create_only(
+        self, operation: str, bucket: str, key: str, overwrite: bool
+    ) -> Iterator[None]:
+        """Without ``overwrite``, the server's refusal of a create-only write (412, or OSS's
+        409 FileAlreadyExists) becomes :class:`ObjectExistsError`."""
+        try:
+            yield
+        except errors.PreconditionFailedError as error:
+            if overwrite or isinstance(error, errors.ObjectExistsError):
+                raise
+            raise _refusal(
+                errors.ObjectExistsError, error, f"{bucket}/{key} exists and overwrite=False"
+            ) from error
+
     def _translated_iterator(
         self, operation: str, bucket: str, iterator: Iterator, key: str | None = None
     ) -> Iterator:
@@ -886,6 +886,18 @@ class BaseOSSClient(ABC):
 
     @abstractmethod
     def _get_bucket_versioning(self, bucket: str) -> bool: ...
+
+
+def _refusal(
+    error_class: type[errors.PreconditionFailedError],
+    error: errors.PreconditionFailedError,
+    message: str,
+) -> errors.PreconditionFailedError:
+    """A refused condition (412) as the error that says what it means for the caller."""
+    return error_class(
+        message, code=error.code, status=error.status, request_id=error.request_id,
+        operation=error.operation, bucket=error.bucket, key=error.key,
+    )
 
 
 def _is_count(value: object) -> bool:

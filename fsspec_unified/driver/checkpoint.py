@@ -37,7 +37,7 @@ import time
 from collections.abc import Iterator
 from pathlib import Path
 
-from .exceptions import TransferError
+from .exceptions import TransferInProgressError
 from .models import TransferProgress
 
 logger = logging.getLogger("fsspec_unified.transfer")
@@ -52,17 +52,6 @@ try:  # POSIX only; elsewhere transfers run unlocked (documented in README)
     import fcntl
 except ImportError:  # pragma: no cover - Windows
     fcntl = None  # type: ignore[assignment]
-
-
-class TransferInProgressError(TransferError):
-    """Another transfer (process or thread) holds this transfer's checkpoint lock.
-
-    ``holder_pid`` is the pid recorded by the holder, when it could be read.
-    """
-
-    def __init__(self, message: str, *, holder_pid: int | None = None, **context) -> None:
-        super().__init__(message, **context)
-        self.holder_pid = holder_pid
 
 
 def default_checkpoint_dir() -> Path:

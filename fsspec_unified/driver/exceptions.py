@@ -176,6 +176,21 @@ class DownloadError(TransferError):
     """A download did not finish or its result could not be verified."""
 
 
+class TransferInProgressError(TransferError):
+    """Another transfer (process or thread) holds this transfer's checkpoint lock.
+
+    ``holder_pid`` is the pid recorded by the holder, when it could be read.
+    """
+
+    def __init__(self, message: str, *, holder_pid: int | None = None, **context) -> None:
+        super().__init__(message, **context)
+        self.holder_pid = holder_pid
+
+
+class UnsafeLocalPathError(InvalidArgumentError):
+    """A remote key would be written outside the local destination directory."""
+
+
 _CLASS_BY_CODE: dict[str, type[OSSError]] = {
     "NoSuchKey": ObjectNotFoundError,
     "NoSuchVersion": ObjectNotFoundError,

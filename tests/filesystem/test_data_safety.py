@@ -18,8 +18,8 @@ import pytest
 
 from fsspec_unified.driver.exceptions import ConcurrentModificationError
 from fsspec_unified.driver.types import MIB
+from fsspec_unified.exceptions import UnsafeLocalPathError
 from fsspec_unified.filesystem import UnifiedFileSystem
-from fsspec_unified.paths import UnsafeLocalPathError
 from tests.filesystem.conftest import storage_options
 from tests.helpers import pattern_bytes
 

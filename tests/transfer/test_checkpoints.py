@@ -62,11 +62,11 @@ def test_a_second_upload_of_the_same_file_gets_a_clear_error_while_the_first_run
     handle = first.submit_upload(client, path, prefix + "locked", bucket=bucket)
     try:
         assert entered.wait(30)
-        with pytest.raises(exceptions.TransferError, match="already running") as caught:
+        with pytest.raises(exceptions.TransferInProgressError, match="already running") as caught:
             _manager(tmp_path / "c").upload_file(client, path, prefix + "locked",
                                                  bucket=bucket)
         assert str(os.getpid()) in str(caught.value)
-        assert type(caught.value).__name__ == "TransferInProgressError"
+        assert caught.value.holder_pid == os.getpid()
     finally:
         release.set()
     assert handle.result(timeout=60).size == len(data)
