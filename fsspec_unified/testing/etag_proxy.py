@@ -40,21 +40,21 @@ import hashlib
 import http.client
 import logging
 import re
-import sys
 import threading
 import time
 import zlib
 from collections import Counter
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 from urllib.parse import parse_qsl, urlsplit
 
 from botocore.auth import S3SigV4Auth
 from botocore.awsrequest import AWSRequest
 from botocore.credentials import Credentials
 
+from .loopback import LOOPBACK, BackgroundHTTPService, LoopbackHTTPServer
+
 logger = logging.getLogger("fsspec_unified.testing.etag_proxy")
 
-LOOPBACK = "127.0.0.1"
 COPY_CHUNK_BYTES = 1024 * 1024
 DEFAULT_CORRUPT_MIN_SIZE_BYTES = 64 * 1024
 UPSTREAM_TIMEOUT_S = 300.0
@@ -74,7 +74,7 @@ _ETAG_ELEMENT = re.compile(rb"(<ETag>(?:&quot;|&#34;|\")?)([^<&\"]+)((?:&quot;|&
 _CREDENTIAL = re.compile(r"Credential=[^/]+/\d{8}/([^/]+)/([^/]+)/aws4_request")
 
 
-class EtagProxy:
+class EtagProxy(BackgroundHTTPService):
     """A threaded HTTP/1.1 proxy rewriting ETags between clients and ``upstream_url``.
 
     ``access_key`` / ``secret_key`` are the upstream's credentials, used to re-sign requests
@@ -97,39 +97,13 @@ class EtagProxy:
         self.log: list[tuple[str, str, int]] = []
         self.corrupted_bodies = 0
         self.resigned_requests = 0
-        self._server: _ProxyServer | None = None
-        self._thread: threading.Thread | None = None
 
     # -- public API -------------------------------------------------------------------------
 
-    @property
-    def endpoint_url(self) -> str:
-        if self._server is None:
-            raise RuntimeError("the ETag proxy is not started")
-        return f"http://{LOOPBACK}:{self._server.server_address[1]}"
-
     def start(self) -> EtagProxy:
         if self._server is None:
-            self._server = _ProxyServer((LOOPBACK, 0), _Handler, self)
-            self._thread = threading.Thread(target=self._server.serve_forever,
-                                            name="etag-proxy", daemon=True)
-            self._thread.start()
+            self._serve(_ProxyServer(self), "etag-proxy")
         return self
-
-    def stop(self) -> None:
-        server, self._server = self._server, None
-        if server is None:
-            return
-        server.shutdown()
-        server.server_close()
-        if self._thread is not None:
-            self._thread.join(timeout=10)
-
-    def __enter__(self) -> EtagProxy:
-        return self.start()
-
-    def __exit__(self, *exc_info: object) -> None:
-        self.stop()
 
     def corrupt_next_bodies(self, count: int,
                             min_size_bytes: int = DEFAULT_CORRUPT_MIN_SIZE_BYTES) -> None:
@@ -226,21 +200,10 @@ class EtagProxy:
         return [("Host", host), *signed, ("Content-Length", str(len(body)))]
 
 
-class _ProxyServer(ThreadingHTTPServer):
-    daemon_threads = True
-    allow_reuse_address = True
-    request_queue_size = 128
-
-    def __init__(self, address, handler, proxy: EtagProxy) -> None:
+class _ProxyServer(LoopbackHTTPServer):
+    def __init__(self, proxy: EtagProxy) -> None:
         self.proxy = proxy
-        super().__init__(address, handler)
-
-    def handle_error(self, request, client_address) -> None:
-        error = sys.exc_info()[1]
-        if isinstance(error, (ConnectionResetError, BrokenPipeError, TimeoutError)):
-            logger.debug("ETag proxy: client %s went away: %r", client_address, error)
-        else:
-            logger.exception("ETag proxy: error serving %s", client_address)
+        super().__init__(_Handler, logger)
 
 
 class _Handler(BaseHTTPRequestHandler):
@@ -286,7 +249,7 @@ class _Handler(BaseHTTPRequestHandler):
         url = urlsplit(self.path)
         query = parse_qsl(url.query, keep_blank_values=True)
         headers = [(k, v) for k, v in self.headers.items() if k.lower() not in _HOP_BY_HOP]
-        host = self.headers.get("Host", f"{LOOPBACK}:{self.server.server_address[1]}")
+        host = self.headers.get("Host", f"{LOOPBACK}:{self.server.port}")
 
         rewritten = False
         new_headers = []

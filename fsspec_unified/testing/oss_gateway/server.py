@@ -4,13 +4,13 @@ from __future__ import annotations
 
 import logging
 import secrets
-import sys
 import threading
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 from urllib.parse import parse_qsl, urlsplit
 
 from requests.structures import CaseInsensitiveDict
 
+from ..loopback import LOOPBACK, BackgroundHTTPService, LoopbackHTTPServer
 from .body import BodyReader, read_chunked
 from .errors import OSSServiceError
 from .operations import Operations, OSSRequest, OSSResponse
@@ -20,31 +20,19 @@ from .upstream import Upstream
 
 logger = logging.getLogger("fsspec_unified.testing.oss_gateway")
 
-LOOPBACK = "127.0.0.1"
 CRC_MODES = ("correct", "omit", "corrupt")
 MAX_CONCURRENT_REQUESTS = 64
 # Unread request bodies up to this size are drained so the connection stays usable.
 DRAIN_LIMIT_BYTES = 64 * 1024 * 1024
 
 
-class _BoundedServer(ThreadingHTTPServer):
-    """ThreadingHTTPServer with at most ``MAX_CONCURRENT_REQUESTS`` connections served."""
+class _BoundedServer(LoopbackHTTPServer):
+    """A loopback server with at most ``MAX_CONCURRENT_REQUESTS`` connections served."""
 
-    daemon_threads = True
-    allow_reuse_address = True
-    request_queue_size = 128
-
-    def __init__(self, address, handler, gateway: OSSGateway) -> None:
+    def __init__(self, gateway: OSSGateway) -> None:
         self.gateway = gateway
         self._slots = threading.BoundedSemaphore(MAX_CONCURRENT_REQUESTS)
-        super().__init__(address, handler)
-
-    def handle_error(self, request, client_address) -> None:
-        error = sys.exc_info()[1]
-        if isinstance(error, (ConnectionResetError, BrokenPipeError, TimeoutError)):
-            logger.debug("OSS gateway: client %s went away: %r", client_address, error)
-        else:
-            logger.exception("OSS gateway: error serving %s", client_address)
+        super().__init__(_Handler, logger)
 
     def process_request(self, request, client_address) -> None:
         self._slots.acquire()
@@ -157,7 +145,7 @@ class _Handler(BaseHTTPRequestHandler):
                 response.close()
 
 
-class OSSGateway:
+class OSSGateway(BackgroundHTTPService):
     """An Aliyun OSS endpoint for tests, backed by an S3 server (SeaweedFS).
 
     Clients (oss2, alibabacloud-oss-v2, the project's oss driver) talk OSS to
@@ -179,15 +167,13 @@ class OSSGateway:
         self._upstream_args = (upstream_endpoint, upstream_access_key, upstream_secret_key)
         self._verifier = SignatureVerifier(self.access_key, secret_key or upstream_secret_key)
         self._crc_mode = "correct"
-        self._server: _BoundedServer | None = None
-        self._thread: threading.Thread | None = None
         self._upstream: Upstream | None = None
         self._operations: Operations | None = None
         self._identities: dict[str, str] = {}
         self._identity_upstreams: dict[str, Upstream] = {}
 
     def __repr__(self) -> str:
-        port = self._server.server_address[1] if self._server is not None else None
+        port = self._server.port if self._server is not None else None
         return f"OSSGateway(port={port}, upstream={self._upstream_args[0]!r})"
 
     @property
@@ -199,12 +185,6 @@ class OSSGateway:
         if mode not in CRC_MODES:
             raise ValueError(f"crc_mode must be one of {CRC_MODES}, not {mode!r}")
         self._crc_mode = mode
-
-    @property
-    def endpoint_url(self) -> str:
-        if self._server is None:
-            raise RuntimeError("the OSS gateway is not started")
-        return f"http://{LOOPBACK}:{self._server.server_address[1]}"
 
     def add_identity(self, access_key: str, secret_key: str) -> None:
         """Serve requests signed with this key pair, forwarded upstream with the same one."""
@@ -226,36 +206,23 @@ class OSSGateway:
         self._upstream = self._new_upstream(access_key, secret_key)
         for identity, identity_secret in self._identities.items():
             self._identity_upstreams[identity] = self._new_upstream(identity, identity_secret)
-        self._server = _BoundedServer((LOOPBACK, 0), _Handler, self)
-        host = f"{LOOPBACK}:{self._server.server_address[1]}"
-        self._operations = Operations(self._upstream, self.region, host,
+        server = _BoundedServer(self)
+        self._operations = Operations(self._upstream, self.region, f"{LOOPBACK}:{server.port}",
                                       owner_id=self.access_key,
                                       crc_mode=lambda: self._crc_mode)
-        self._thread = threading.Thread(target=self._server.serve_forever,
-                                        name="oss-gateway", daemon=True)
-        self._thread.start()
+        self._serve(server, "oss-gateway")
         logger.info("OSS gateway on %s -> %s", self.endpoint_url, endpoint)
         return self
 
-    def stop(self) -> None:
-        server, self._server = self._server, None
-        if server is None:
-            return
-        server.shutdown()
-        server.server_close()
-        if self._thread is not None:
-            self._thread.join(timeout=10)
+    def stop(self) -> bool:
+        if not super().stop():
+            return False
         if self._upstream is not None:
             self._upstream.close()
         for upstream in self._identity_upstreams.values():
             upstream.close()
         self._identity_upstreams = {}
         logger.info("OSS gateway stopped")
-
-    def __enter__(self) -> OSSGateway:
-        return self.start()
-
-    def __exit__(self, *exc_info: object) -> None:
-        self.stop()
+        return True
 
 
