@@ -116,6 +116,18 @@ def _timestamp(epoch_s: int | None) -> datetime | None:
     return None if epoch_s is None else datetime.fromtimestamp(epoch_s, timezone.utc)
 
 
+def _listed_object(item: Any, **version: Any) -> ObjectInfo:
+    """An object (or one version of it) as oss2's listings describe it."""
+    return ObjectInfo(
+        key=item.key,
+        size=item.size,
+        etag=_etag(item.etag),
+        last_modified=_timestamp(item.last_modified),
+        storage_class=item.storage_class,
+        **version,
+    )
+
+
 def _client_side_message(exc: oss_errors.OssError) -> str:
     """The message of an error oss2 raised itself: its ``str`` is a dict's repr, and its body
     the message behind a class-name prefix."""
@@ -358,16 +370,7 @@ class AliyunOSSClient(BaseOSSClient):
                 max_keys=page_size,
             )
             entries = [ObjectInfo(key=name, is_prefix=True) for name in page.prefix_list]
-            entries.extend(
-                ObjectInfo(
-                    key=item.key,
-                    size=item.size,
-                    etag=_etag(item.etag),
-                    last_modified=_timestamp(item.last_modified),
-                    storage_class=item.storage_class,
-                )
-                for item in page.object_list
-            )
+            entries.extend(_listed_object(item) for item in page.object_list)
             entries.sort(key=lambda entry: entry.key)
             yield from entries
             token = page.next_continuation_token
@@ -384,15 +387,7 @@ class AliyunOSSClient(BaseOSSClient):
                 max_keys=self.capabilities.max_list_page,
             )
             entries = [
-                ObjectInfo(
-                    key=item.key,
-                    size=item.size,
-                    etag=_etag(item.etag),
-                    last_modified=_timestamp(item.last_modified),
-                    storage_class=item.storage_class,
-                    version_id=item.versionid,
-                    is_latest=item.is_latest,
-                )
+                _listed_object(item, version_id=item.versionid, is_latest=item.is_latest)
                 for item in page.versions
             ]
             entries.extend(

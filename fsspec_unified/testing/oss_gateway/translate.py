@@ -132,6 +132,19 @@ def _add_contents(root: ElementTree.Element, s3_root: ElementTree.Element, encod
     return last_key, last_prefix
 
 
+def _add_paging(root: ElementTree.Element, s3_root: ElementTree.Element,
+                params: dict[str, str], encode: bool) -> bool:
+    """The elements every OSS listing has (MaxKeys, Delimiter, EncodingType, IsTruncated);
+    returns whether the page is truncated."""
+    add(root, "MaxKeys", params.get("max-keys", "100"))
+    add(root, "Delimiter", url_encode(params.get("delimiter", ""), encode))
+    if encode:
+        add(root, "EncodingType", "url")
+    truncated = text(s3_root, "IsTruncated", "false").lower() == "true"
+    add(root, "IsTruncated", "true" if truncated else "false")
+    return truncated
+
+
 def list_objects_v1(s3_body: bytes, bucket: str, params: dict[str, str]) -> bytes:
     s3_root = parse_s3(s3_body)
     encode = params.get("encoding-type") == "url"
@@ -139,12 +152,7 @@ def list_objects_v1(s3_body: bytes, bucket: str, params: dict[str, str]) -> byte
     add(root, "Name", bucket)
     add(root, "Prefix", url_encode(params.get("prefix", ""), encode))
     add(root, "Marker", url_encode(params.get("marker", ""), encode))
-    add(root, "MaxKeys", params.get("max-keys", "100"))
-    add(root, "Delimiter", url_encode(params.get("delimiter", ""), encode))
-    if encode:
-        add(root, "EncodingType", "url")
-    truncated = text(s3_root, "IsTruncated", "false").lower() == "true"
-    add(root, "IsTruncated", "true" if truncated else "false")
+    truncated = _add_paging(root, s3_root, params, encode)
     next_marker_node = add(root, "NextMarker")
     last_key, last_prefix = _add_contents(root, s3_root, encode, fetch_owner=False)
     if truncated:
@@ -166,12 +174,7 @@ def list_objects_v2(s3_body: bytes, bucket: str, params: dict[str, str]) -> byte
         add(root, "StartAfter", url_encode(params["start-after"], encode))
     if "continuation-token" in params:
         add(root, "ContinuationToken", params["continuation-token"])
-    add(root, "MaxKeys", params.get("max-keys", "100"))
-    add(root, "Delimiter", url_encode(params.get("delimiter", ""), encode))
-    if encode:
-        add(root, "EncodingType", "url")
-    truncated = text(s3_root, "IsTruncated", "false").lower() == "true"
-    add(root, "IsTruncated", "true" if truncated else "false")
+    truncated = _add_paging(root, s3_root, params, encode)
     token_node = add(root, "NextContinuationToken")
     _add_contents(root, s3_root, encode, fetch_owner=params.get("fetch-owner") == "true")
     add(root, "KeyCount", len(root.findall("Contents")) + len(root.findall("CommonPrefixes")))
@@ -244,12 +247,7 @@ def list_object_versions(s3_body: bytes, bucket: str, params: dict[str, str],
     add(root, "Prefix", url_encode(params.get("prefix", ""), encode))
     add(root, "KeyMarker", url_encode(params.get("key-marker", ""), encode))
     add(root, "VersionIdMarker", params.get("version-id-marker", ""))
-    add(root, "MaxKeys", params.get("max-keys", "100"))
-    add(root, "Delimiter", url_encode(params.get("delimiter", ""), encode))
-    if encode:
-        add(root, "EncodingType", "url")
-    truncated = text(s3_root, "IsTruncated", "false").lower() == "true"
-    add(root, "IsTruncated", "true" if truncated else "false")
+    truncated = _add_paging(root, s3_root, params, encode)
     if truncated:
         add(root, "NextKeyMarker", url_encode(text(s3_root, "NextKeyMarker"), encode))
         add(root, "NextVersionIdMarker", text(s3_root, "NextVersionIdMarker"))
