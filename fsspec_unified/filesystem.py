@@ -229,7 +229,7 @@ class UnifiedFileSystem(DirectoryOperations, AbstractFileSystem):
                 info = None
             if info is not None and info["type"] == "file":
                 found[path] = info
-        if withdirs and path and not prefix and found and self.isdir(path):
+        if withdirs and path and not prefix and self.isdir(path):
             found.setdefault(path, directory_entry(path))
         names = sorted(found)
         return {name: found[name] for name in names} if detail else names
@@ -409,13 +409,21 @@ class UnifiedFileSystem(DirectoryOperations, AbstractFileSystem):
             bucket, key, version_id = self._object_path(rpath, version_id)
             self._download_to_stream(bucket, key, version_id, outfile, callback)
             return
-        if version_id is None and self.isdir(rpath):
-            os.makedirs(lpath, exist_ok=True)
-            return
-        bucket, key, version_id = self._object_path(rpath, version_id)
-        os.makedirs(os.path.dirname(os.path.abspath(lpath)), exist_ok=True)
-        self.transfers.download_file(self.client, key, lpath, callback, bucket=bucket,
-                                     version_id=version_id)
+        bucket, key, version_id = self.split_versioned_path(rpath, version_id)
+        if key:
+            # The download's own HEAD tells an object from a directory: no isdir request
+            # first, so an object costs one HEAD and its ranged GETs.
+            os.makedirs(os.path.dirname(os.path.abspath(lpath)), exist_ok=True)
+            try:
+                self.transfers.download_file(self.client, key, lpath, callback, bucket=bucket,
+                                             version_id=version_id)
+                return
+            except ObjectNotFoundError:
+                if version_id is not None or not self.isdir(rpath):
+                    raise
+        elif not self.isdir(rpath):
+            raise FileNotFoundError(rpath)
+        os.makedirs(lpath, exist_ok=True)
 
     def _download_to_stream(self, bucket: str, key: str, version_id: str | None,
                             outfile, callback) -> None:

@@ -36,26 +36,19 @@ def check_local_targets(calls: list[tuple[str, str, dict]], destination: str) ->
     """Raise :class:`UnsafeLocalPathError` if any ``(remote, local, kwargs)`` transfer would
     write outside ``destination`` (or, for a single file, anywhere but ``destination``).
 
-    Checked before anything is written: the local path must not contain ``..`` components
-    (also with ``\\`` separators on Windows), must not be absolute where the destination is
-    relative, and must resolve to ``destination`` itself or a path below it.
+    Checked before anything is written, on the normalised paths: every local target must
+    resolve to ``destination`` itself or a path below it, so ``..`` components in a key
+    (``\\`` separators too, on Windows) or an absolute key cannot climb out, while a
+    destination that itself contains ``..`` (``get(..., "../out")``) works.
     """
     root = os.path.abspath(destination)
     for remote, local, _ in calls:
-        if _has_parent_reference(local) or not _inside(os.path.abspath(local), root):
+        if not _inside(os.path.abspath(local), root):
             raise UnsafeLocalPathError(
                 f"refusing to download {remote!r}: its local path {local!r} is outside the "
                 f"destination {destination!r} (the key contains '..', an absolute path or a "
                 "separator that escapes)"
             )
-
-
-def _has_parent_reference(path: str) -> bool:
-    separators = ("/", "\\") if os.sep == "\\" else ("/",)
-    parts = [path]
-    for separator in separators:
-        parts = [piece for part in parts for piece in part.split(separator)]
-    return ".." in parts
 
 
 def _inside(path: str, root: str) -> bool:

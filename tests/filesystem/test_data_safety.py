@@ -178,6 +178,19 @@ def test_recursive_get_never_writes_outside_the_destination(
     assert (destination / "dir" / "x..y" / "b.txt").read_bytes() == b"b"
 
 
+def test_get_into_a_destination_written_with_dot_dot(store, root, tmp_path, monkeypatch):
+    """Only keys may not climb out: a destination the caller spells with ``..`` is fine."""
+    fs = new_fs(store)
+    fs.pipe({f"{root}/src/a.txt": b"a", f"{root}/src/sub/b.txt": b"b"})
+    (tmp_path / "work").mkdir()
+    monkeypatch.chdir(tmp_path / "work")
+    fs.get(f"{root}/src", "../out", recursive=True)
+    fs.get(f"{root}/src/a.txt", "../single.bin")
+    assert (tmp_path / "out" / "a.txt").read_bytes() == b"a"
+    assert (tmp_path / "out" / "sub" / "b.txt").read_bytes() == b"b"
+    assert (tmp_path / "single.bin").read_bytes() == b"a"
+
+
 
 
 # -- create-only writes ----------------------------------------------------------------------

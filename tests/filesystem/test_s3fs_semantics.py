@@ -215,6 +215,36 @@ def test_get_file_into_outfile_and_file_like_destinations(ufs, root, tmp_path):
     assert not (tmp_path / "unused.bin").exists()
 
 
+def test_get_file_of_an_object_is_one_head_and_its_gets(ufs, root, tmp_path, monkeypatch):
+    """No isdir probe before a download: the download's own HEAD tells file from directory."""
+    data = pattern_bytes(2 * MIB, seed=6)
+    ufs.pipe({f"{root}/d/f.bin": data, f"{root}/d/sub/g.bin": b"g"})
+    calls: list[str] = []
+    for name in ("head_object", "list_objects", "get_object_stream"):
+        original = getattr(ufs.client, name)
+
+        def spy(*args, _name=name, _original=original, **kwargs):
+            calls.append(_name)
+            return _original(*args, **kwargs)
+
+        monkeypatch.setattr(ufs.client, name, spy)
+    ufs.get_file(f"{root}/d/f.bin", str(tmp_path / "f.bin"))
+    assert (tmp_path / "f.bin").read_bytes() == data
+    assert calls.count("head_object") == 1 and "list_objects" not in calls, calls
+    ufs.get_file(f"{root}/d/sub", str(tmp_path / "sub"))  # a directory is made locally
+    assert (tmp_path / "sub").is_dir()
+    with pytest.raises(FileNotFoundError):
+        ufs.get_file(f"{root}/d/absent", str(tmp_path / "absent"))
+    assert not (tmp_path / "absent").exists()
+
+
+def test_find_withdirs_of_an_empty_directory_lists_it(ufs, root, client, fs_bucket):
+    """As fsspec's own ``find``: the directory itself, even with nothing below it."""
+    client.put_object(fs_bucket, f"{root.split('/', 1)[1]}/empty/", b"")
+    assert ufs.find(f"{root}/empty", withdirs=True) == [f"{root}/empty"]
+    assert ufs.find(f"{root}/empty") == []
+
+
 def test_multipart_copy_keeps_content_type_and_metadata(ufs, root, client, fs_bucket,
                                                         monkeypatch):
     key = root.split("/", 1)[1]
