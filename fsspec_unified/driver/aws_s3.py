@@ -15,9 +15,10 @@ bytes received against it at the end of the body (a mismatch is an
 Ranged reads do not ask: S3 returns no checksum for a range. SeaweedFS accepts the header and
 answers as AWS does (tried on 4.48). ETags are never compared with MD5s.
 
-Conditions: ``If-Match`` pins reads (``IfMatch=``), ``If-None-Match: *`` makes a PUT or a
+Conditions: ``If-Match`` pins reads (``IfMatch=``), ``x-amz-copy-source-if-match`` pins the
+source of a part copy (``CopySourceIfMatch=``), ``If-None-Match: *`` makes a PUT or a
 CompleteMultipartUpload create-only (``IfNoneMatch="*"``);
-SeaweedFS enforces both (412 PreconditionFailed).
+SeaweedFS enforces all three (412 PreconditionFailed).
 """
 
 from __future__ import annotations
@@ -276,8 +277,9 @@ class AWSS3Client(BaseOSSClient):
         return PartInfo(part_number, _etag(response["ETag"]), len(data))
 
     def _upload_part_copy(
-        self, bucket, key, upload_id, part_number, src_bucket, src_key, start, end
+        self, bucket, key, upload_id, part_number, src_bucket, src_key, start, end, if_match
     ) -> PartInfo:
+        extra = {} if if_match is None else {"CopySourceIfMatch": f'"{if_match}"'}
         response = self.sdk.upload_part_copy(
             Bucket=bucket,
             Key=key,
@@ -285,6 +287,7 @@ class AWSS3Client(BaseOSSClient):
             PartNumber=part_number,
             CopySource={"Bucket": src_bucket, "Key": src_key},
             CopySourceRange=f"bytes={start}-{end - 1}",
+            **extra,
         )
         result = response["CopyPartResult"]
         return PartInfo(part_number, _etag(result["ETag"]), end - start, result.get("LastModified"))

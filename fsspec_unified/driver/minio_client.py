@@ -22,7 +22,8 @@ Decisions:
   blank keys, which minio's own checks reject, and keys with a ``.`` or ``..`` segment, which
   urllib3 normalises out of the URL.
 * Without access keys requests are anonymous; minio has no implicit credential chain here.
-* Conditions: reads pinned with ``if_match`` send ``If-Match``; a create-only
+* Conditions: reads pinned with ``if_match`` send ``If-Match``, part copies pinned with it
+  send ``x-amz-copy-source-if-match`` (the SDK's ``CopySource(match_etag=)``); a create-only
   CompleteMultipartUpload sends ``If-None-Match: *``, built here because the SDK's
   ``_complete_multipart_upload`` takes no headers. ETags are never compared with MD5s.
 * Version listings ask for raw keys (no ``encoding-type``), as multipart-upload listings do.
@@ -333,10 +334,14 @@ class MinioClient(BaseOSSClient):
         return PartInfo(part_number, etag, len(data))
 
     def _upload_part_copy(
-        self, bucket, key, upload_id, part_number, src_bucket, src_key, start, end
+        self, bucket, key, upload_id, part_number, src_bucket, src_key, start, end, if_match
     ) -> PartInfo:
+        # The SDK's own copy-source headers (``match_etag`` is x-amz-copy-source-if-match).
+        source = CopySource(
+            src_bucket, src_key, match_etag=None if if_match is None else f'"{if_match}"'
+        )
         headers = {
-            **CopySource(src_bucket, src_key).gen_copy_headers(),
+            **source.gen_copy_headers(),
             "x-amz-copy-source-range": f"bytes={start}-{end - 1}",
         }
         etag, last_modified = self.sdk._upload_part_copy(

@@ -27,7 +27,8 @@ Decisions:
   stored (no content decoding), like the other backends, which also keeps the CRC comparable.
 * ETags are returned in lower case, the form the other backends return, so that one object
   has one ETag whichever driver reads it; OSS issues them in upper case, and completing an
-  upload or pinning a read (``If-Match``) sends them back in upper case. An ETag is only
+  upload, pinning a read (``If-Match``) or pinning the source of a part copy
+  (``x-oss-copy-source-if-match``) sends them back in upper case. An ETag is only
   compared with another ETag, never with an MD5 of the bytes.
 * Without ``overwrite``, a put or a multipart completion sends ``x-oss-forbid-overwrite:
   true``; OSS answers 409 FileAlreadyExists, which is an
@@ -420,10 +421,13 @@ class AliyunOSSClient(BaseOSSClient):
         return PartInfo(part_number, _etag(result.etag), len(data))
 
     def _upload_part_copy(
-        self, bucket, key, upload_id, part_number, src_bucket, src_key, start, end
+        self, bucket, key, upload_id, part_number, src_bucket, src_key, start, end, if_match
     ) -> PartInfo:
+        headers = None
+        if if_match is not None:
+            headers = {"x-oss-copy-source-if-match": f'"{if_match.upper()}"'}
         result = self.sdk.bucket(bucket).upload_part_copy(
-            src_bucket, src_key, (start, end - 1), key, upload_id, part_number
+            src_bucket, src_key, (start, end - 1), key, upload_id, part_number, headers=headers
         )
         return PartInfo(part_number, _etag(result.etag), end - start)
 

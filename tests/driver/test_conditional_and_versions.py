@@ -1,8 +1,9 @@
 """Conditional requests and object versions, for every provider, against the real server.
 
-Reads pinned with ``if_match`` must refuse bytes of a replaced object; a create-only multipart
-completion must not replace an object; versions are listed, read and deleted by id. The oss
-provider reaches SeaweedFS through the OSS gateway, so these also pin the gateway's dialect.
+Reads and part copies pinned with ``if_match`` must refuse bytes of a replaced object; a
+create-only multipart completion must not replace an object; versions are listed, read and
+deleted by id. The oss provider reaches SeaweedFS through the OSS gateway, so these also pin
+the gateway's dialect.
 """
 
 from __future__ import annotations
@@ -54,6 +55,54 @@ def test_if_match_and_version_id_are_validated(client, bucket, value):
         client.get_object(bucket, "k", version_id=value)
     with pytest.raises(exceptions.InvalidArgumentError):
         client.head_object(bucket, "k", version_id=value)
+    with pytest.raises(exceptions.InvalidArgumentError):
+        client.upload_part_copy(bucket, "k", "upload", 1, bucket, "src", 0, 1, if_match=value)
+
+
+# -- part copies pinned to the source's ETag -------------------------------------------------
+
+
+def test_part_copy_pinned_to_the_current_etag_copies_the_range(client, bucket, prefix):
+    source, target = prefix + "copy-src", prefix + "copy-dst"
+    data = bytes(range(256)) * 64
+    etag = client.put_object(bucket, source, data).etag
+    upload_id = client.create_multipart_upload(bucket, target)
+    try:
+        for quoted in (etag, f'"{etag}"'):
+            part = client.upload_part_copy(
+                bucket, target, upload_id, 1, bucket, source, 100, 4196, if_match=quoted
+            )
+            assert (part.part_number, part.size) == (1, 4096) and part.etag
+        # One part is also the last, which may be smaller than 5 MiB.
+        client.complete_multipart_upload(bucket, target, upload_id, [part])
+    except BaseException:
+        client.abort_multipart_upload(bucket, target, upload_id)
+        raise
+    assert client.get_object(bucket, target) == data[100:4196]
+
+
+def test_part_copy_pinned_to_a_replaced_source_raises_concurrent_modification(
+    client, bucket, prefix
+):
+    source, target = prefix + "copy-src", prefix + "copy-dst"
+    old_etag = client.put_object(bucket, source, b"version one " * 100).etag
+    client.put_object(bucket, source, b"version two " * 100)
+    upload_id = client.create_multipart_upload(bucket, target)
+    try:
+        # The server refuses only a condition it received: the refusal proves the header went.
+        with pytest.raises(ConcurrentModificationError) as info:
+            client.upload_part_copy(
+                bucket, target, upload_id, 1, bucket, source, 0, 600, if_match=old_etag
+            )
+        error = info.value
+        assert isinstance(error, exceptions.PreconditionFailedError)
+        assert isinstance(error, OSError)
+        assert (error.bucket, error.key, error.status) == (bucket, source, 412)
+        assert error.operation == "upload_part_copy"
+        assert old_etag in str(error) and source in str(error)
+        assert list(client.list_parts(bucket, target, upload_id)) == []
+    finally:
+        client.abort_multipart_upload(bucket, target, upload_id)
 
 
 # -- create-only multipart completion --------------------------------------------------------

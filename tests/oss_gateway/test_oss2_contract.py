@@ -24,6 +24,7 @@ from oss2.exceptions import (
     NoSuchBucketPolicy,
     NoSuchKey,
     NoSuchUpload,
+    PreconditionFailed,
     ServerError,
     SignatureDoesNotMatch,
 )
@@ -384,6 +385,27 @@ def test_upload_part_copy_and_abort(bucket: oss2.Bucket, prefix: str) -> None:
     with pytest.raises(NoSuchUpload):
         bucket.list_parts(prefix + "aborted", doomed)
     assert bucket.list_multipart_uploads(prefix=prefix).upload_list == []
+
+
+def test_upload_part_copy_pinned_to_the_source_etag(bucket: oss2.Bucket, prefix: str) -> None:
+    """``x-oss-copy-source-if-match`` (OSS's upper-case ETag) reaches SeaweedFS as the S3
+    condition on the lower-case one; a replaced source is OSS's 412 PreconditionFailed."""
+    source, target = prefix + "pinned source", prefix + "pinned target"
+    old = bucket.put_object(source, b"version one").etag
+    current = bucket.put_object(source, b"version two").etag
+    assert old.isupper() and current.isupper()
+    upload_id = bucket.init_multipart_upload(target).upload_id
+    try:
+        part = bucket.upload_part_copy(bucket.bucket_name, source, (0, 6), target, upload_id,
+                                       1, headers={"x-oss-copy-source-if-match": f'"{current}"'})
+        assert part.etag
+        with pytest.raises(PreconditionFailed) as info:
+            bucket.upload_part_copy(bucket.bucket_name, source, (0, 6), target, upload_id, 2,
+                                    headers={"x-oss-copy-source-if-match": f'"{old}"'})
+        assert (info.value.status, info.value.code) == (412, "PreconditionFailed")
+        assert [p.part_number for p in bucket.list_parts(target, upload_id).parts] == [1]
+    finally:
+        bucket.abort_multipart_upload(target, upload_id)
 
 
 # -- buckets -----------------------------------------------------------------------------

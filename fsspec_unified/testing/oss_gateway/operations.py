@@ -1,9 +1,11 @@
 """The OSS API, one method per operation, each implemented with S3 calls to SeaweedFS.
 
-Conditions are the server's: ``If-Match`` on GET is passed on (SeaweedFS answers 412
-PreconditionFailed, as OSS does); ``x-oss-forbid-overwrite: true`` becomes ``If-None-Match: *``
-on PutObject and CompleteMultipartUpload, so the check and the write are one request, and the
-412 becomes OSS's 409 FileAlreadyExists. Versions: ``versionId`` is passed on for GET, HEAD and
+Conditions are the server's: ``If-Match`` on GET and ``x-oss-copy-source-if-match`` on
+CopyObject and UploadPartCopy (as ``x-amz-copy-source-if-match``, the ETag in SeaweedFS's lower
+case) are passed on, and SeaweedFS answers 412 PreconditionFailed, as OSS does.
+``x-oss-forbid-overwrite: true`` becomes ``If-None-Match: *`` on PutObject and
+CompleteMultipartUpload, so the check and the write are one request, and the 412 becomes OSS's
+409 FileAlreadyExists. Versions: ``versionId`` is passed on for GET, HEAD and
 DELETE and ``x-amz-version-id`` comes back as ``x-oss-version-id``; ``?versioning`` and
 ``?versions`` are translated to and from OSS's XML.
 """
