@@ -32,6 +32,7 @@ Behaviour callers may rely on, and where it differs from s3fs (entries: see
 from __future__ import annotations
 
 import io
+import logging
 import mimetypes
 import os
 import threading
@@ -68,6 +69,7 @@ T = TypeVar("T")
 R = TypeVar("R")
 
 PROTOCOL = "unified"
+logger = logging.getLogger("fsspec_unified.filesystem")
 _STREAM_CHUNK_BYTES = 1024 * 1024
 _WRITE_MODES = {"overwrite": "wb", "create": "xb"}
 
@@ -572,8 +574,11 @@ class UnifiedFileSystem(DirectoryOperations, AbstractFileSystem):
 
         def copy_part(args):
             number, start, end = args
+            # Pinned to the source's ETag: a source replaced mid-copy fails the copy
+            # (ConcurrentModificationError) instead of mixing two versions.
             part = self.client.upload_part_copy(dst_bucket, dst_key, upload_id, number,
-                                                src_bucket, source.key, start, end)
+                                                src_bucket, source.key, start, end,
+                                                if_match=source.etag or None)
             with lock:
                 callback.relative_update(end - start)
             return part
@@ -582,7 +587,11 @@ class UnifiedFileSystem(DirectoryOperations, AbstractFileSystem):
             parts = self._map(copy_part, ranges)
             self.client.complete_multipart_upload(dst_bucket, dst_key, upload_id, parts)
         except BaseException:
-            self.client.abort_multipart_upload(dst_bucket, dst_key, upload_id)
+            try:
+                self.client.abort_multipart_upload(dst_bucket, dst_key, upload_id)
+            except OSError as abort_error:  # the copy's own error is the one to raise
+                logger.error("could not abort the copy's upload %s of %s/%s: %s", upload_id,
+                             dst_bucket, dst_key, abort_error)
             raise
 
     # -- metadata, versions and URLs -----------------------------------------------------

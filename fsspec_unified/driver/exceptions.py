@@ -113,7 +113,8 @@ class ObjectExistsError(PreconditionFailedError, FileExistsError):
 
 
 class ConcurrentModificationError(PreconditionFailedError):
-    """A read pinned to an ETag (``if_match``) found the object replaced or changed meanwhile.
+    """A read or a part copy pinned to an ETag (``if_match``) found the object replaced or
+    changed meanwhile.
 
     Raised instead of mixing bytes of two versions of an object; reopen the object (or read
     the version you want by ``version_id``) to continue.

@@ -13,6 +13,7 @@ import uuid
 import fsspec
 import pytest
 
+from fsspec_unified.driver.exceptions import ConcurrentModificationError
 from fsspec_unified.driver.types import MIB
 from fsspec_unified.filesystem import UnifiedFileSystem
 from tests.filesystem.conftest import storage_options
@@ -256,6 +257,26 @@ def test_multipart_copy_keeps_content_type_and_metadata(ufs, root, client, fs_bu
     assert copied.content_type == "text/csv"
     assert dict(copied.metadata) == {"owner": "h3", "stage": "raw"}
     assert ufs.cat(f"{root}/copy.data") == pattern_bytes(7 * MIB, seed=5)
+
+
+def test_multipart_copy_of_a_source_replaced_mid_copy_fails_and_leaves_nothing(
+    ufs, root, client, fs_bucket, monkeypatch
+):
+    """The part copies are pinned to the source's ETag: never an object of two versions."""
+    key = root.split("/", 1)[1]
+    client.put_object(fs_bucket, f"{key}/src.bin", pattern_bytes(7 * MIB, seed=7))
+    monkeypatch.setattr(UnifiedFileSystem, "_copy_threshold_bytes", 6 * MIB)
+    original = ufs.client.upload_part_copy
+
+    def replace_source_first(*args, **kwargs):
+        client.put_object(fs_bucket, f"{key}/src.bin", pattern_bytes(7 * MIB, seed=8))
+        return original(*args, **kwargs)
+
+    monkeypatch.setattr(ufs.client, "upload_part_copy", replace_source_first)
+    with pytest.raises(ConcurrentModificationError):
+        ufs.cp_file(f"{root}/src.bin", f"{root}/copy.bin")
+    assert not client.object_exists(fs_bucket, f"{key}/copy.bin")
+    assert [u for u in client.list_multipart_uploads(fs_bucket, f"{key}/")] == []
 
 
 # -- the s3fs-shaped API ---------------------------------------------------------------------
