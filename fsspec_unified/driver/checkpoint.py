@@ -14,9 +14,19 @@ part, ``{"part": n, "etag": "...", "size": bytes, "md5": "<base64>"}``, appended
 ``O_APPEND``. So the bytes written grow linearly with the number of parts (rewriting the whole
 record per part grew quadratically: about 2 GB at 10,000 parts). Appended lines are fsynced in
 batches (every :data:`JOURNAL_FSYNC_EVERY_PARTS` lines or :data:`JOURNAL_FSYNC_INTERVAL_S`
-seconds, and when the transfer stops): a crash of the process loses nothing written, a crash
-of the machine at most the last batch, whose parts are then simply sent again. A torn last
-line (a crash mid-append) is ignored.
+seconds, and when the transfer stops). A crash of the machine loses at most the last batch,
+whose parts are then simply sent again. A torn last line (a crash mid-append) is ignored, and
+a resumed transfer rewrites its record with :meth:`CheckpointStore.save` before appending, so
+a torn tail never merges with the next line.
+
+A line must never claim bytes that may not be on disk. Uploads record parts the server holds,
+so their lines are written at once (a crash of the process loses none). A download records
+ranges of a local file whose writes sit in the page cache: while the download registers that
+file with :meth:`CheckpointStore.data_file`, its lines are held in memory and each batch is
+written only after the data file is fsynced (data, then lines, then the journal's fsync), so
+no line can reach the disk, even by the kernel's own writeback, ahead of the bytes it
+records. A crash of the process then loses the lines of the last batch (at most about
+:data:`JOURNAL_FSYNC_INTERVAL_S` of ranges), which are downloaded again.
 
 Locking: :meth:`CheckpointStore.lock` takes an exclusive ``flock`` on ``<kind>-<hash>.lock``
 beside the checkpoint for the whole transfer, without waiting. A second transfer of the same
@@ -61,15 +71,24 @@ def default_checkpoint_dir() -> Path:
 
 
 class _Journal:
-    """An ``O_APPEND`` descriptor on one checkpoint file, fsynced in batches."""
+    """An ``O_APPEND`` descriptor on one checkpoint file, fsynced in batches.
 
-    def __init__(self, path: Path) -> None:
+    With ``data_fd`` (the file whose ranges the lines record), lines wait in memory until the
+    batch is due; then ``data_fd`` is fsynced first, and only then are they written and fsynced.
+    """
+
+    def __init__(self, path: Path, data_fd: int | None = None) -> None:
         self.fd = os.open(path, os.O_WRONLY | os.O_APPEND)
+        self.data_fd = data_fd
+        self.pending: list[bytes] = []
         self.unsynced = 0
         self.last_sync = time.monotonic()
 
     def append(self, line: bytes) -> None:
-        os.write(self.fd, line)
+        if self.data_fd is None:
+            os.write(self.fd, line)
+        else:
+            self.pending.append(line)
         self.unsynced += 1
         if (self.unsynced >= JOURNAL_FSYNC_EVERY_PARTS
                 or time.monotonic() - self.last_sync >= JOURNAL_FSYNC_INTERVAL_S):
@@ -77,6 +96,10 @@ class _Journal:
 
     def sync(self) -> None:
         if self.unsynced:
+            if self.pending:
+                os.fsync(self.data_fd)  # the bytes first: a line may only claim durable data
+                os.write(self.fd, b"".join(self.pending))
+                self.pending = []
             os.fsync(self.fd)
             self.unsynced = 0
         self.last_sync = time.monotonic()
@@ -98,6 +121,7 @@ class CheckpointStore:
         self.directory = Path(directory) if directory is not None else default_checkpoint_dir()
         self._lock = threading.Lock()
         self._journals: dict[Path, _Journal] = {}
+        self._data_fds: dict[Path, int] = {}
 
     def path_for(self, **identity: object) -> Path:
         """The checkpoint file for the transfer described by ``identity`` (JSON-able values)."""
@@ -147,8 +171,36 @@ class CheckpointStore:
         with self._lock:
             journal = self._journals.get(path)
             if journal is None:
-                journal = self._journals[path] = _Journal(path)
+                journal = _Journal(path, self._data_fds.get(path))
+                self._journals[path] = journal
             journal.append(line)
+
+    @contextlib.contextmanager
+    def data_file(self, path: Path, data_fd: int) -> Iterator[None]:
+        """For the block, ``path`` records ranges of the file open as ``data_fd``: no line
+        is written before that file is fsynced (see the module docs). When the block ends the
+        lines are made durable (``data_fd`` first) while the descriptor is still open; if the
+        block raised, a failure to do so is logged and the block's exception propagates."""
+        with self._lock:
+            self._close_journal(path)
+            self._data_fds[path] = data_fd
+        try:
+            yield
+        except BaseException:
+            try:
+                self._release_data_file(path)
+            except Exception as error:
+                logger.error("could not make the journal of %s durable: %s: %s", path,
+                             type(error).__name__, error)
+            raise
+        self._release_data_file(path)
+
+    def _release_data_file(self, path: Path) -> None:
+        with self._lock:
+            try:
+                self._close_journal(path)
+            finally:
+                self._data_fds.pop(path, None)
 
     def flush(self, path: Path) -> None:
         """Make every appended line durable and release the descriptor."""
@@ -184,10 +236,16 @@ class CheckpointStore:
             yield
         finally:
             # Unlink while holding the lock: a waiter that opened the old file notices (its
-            # inode is no longer the one at the path) and retries on a new file.
-            with contextlib.suppress(FileNotFoundError):
+            # inode is no longer the one at the path) and retries on a new file. A lock file
+            # left behind is harmless (the next transfer locks it), so a failure is only logged.
+            try:
                 os.unlink(lock_path)
-            os.close(fd)
+            except FileNotFoundError:
+                pass
+            except OSError as error:
+                logger.warning("could not remove the lock file %s: %s", lock_path, error)
+            finally:
+                os.close(fd)
 
 
 def _acquire(lock_path: Path, description: str) -> int:

@@ -14,6 +14,9 @@ Resume: the checkpoint names the partial file. Before that file is used or remov
 lie in the destination's directory with the name this module gives it
 (``.<destination name>.<random>.partial``) and be a regular file; any other path in a record
 (a tampered or foreign checkpoint) is refused: the record is ignored and the path untouched.
+A partial file exists only while a record names it: if the first record cannot be written, the
+file is removed at once. A resumed download rewrites its record before adding to it, and its
+ranges are recorded only once their bytes are on disk (see ``checkpoint.py``).
 """
 
 from __future__ import annotations
@@ -87,11 +90,13 @@ class FileDownload(TransferJob):
         try:
             fd = os.open(temp_path, os.O_WRONLY | os.O_NOFOLLOW)
             try:
-                self.run_parts(
-                    lambda number: self.fetch_range(fd, number, part_size, info, progress,
-                                                    checkpoint),
-                    [n for n in range(1, part_count + 1) if n not in progress.parts_completed],
-                )
+                with self.journaling_data_of(checkpoint, fd):
+                    self.run_parts(
+                        lambda number: self.fetch_range(fd, number, part_size, info, progress,
+                                                        checkpoint),
+                        [n for n in range(1, part_count + 1)
+                         if n not in progress.parts_completed],
+                    )
                 os.fsync(fd)
             finally:
                 os.close(fd)
@@ -144,6 +149,9 @@ class FileDownload(TransferJob):
             ):
                 logger.info("resuming download of %s/%s: %d ranges already on disk",
                             self.bucket, self.key, len(record.parts_completed))
+                # Rewrite the record whole: lines appended from now on must not follow a
+                # torn last line (they would merge with it and spoil the record).
+                self.save_checkpoint(checkpoint, record)
                 self.tracker.resume_from(record.transferred)
                 return record
             else:
@@ -155,15 +163,21 @@ class FileDownload(TransferJob):
             prefix=f".{os.path.basename(destination)}.", suffix=_TEMP_SUFFIX,
             dir=os.path.dirname(destination),
         )
-        with os.fdopen(fd, "wb") as handle:
-            handle.truncate(info.size)
-        progress = TransferProgress(
-            total_size=info.size, temp_file=temp, kind="download", provider=self.client.provider,
-            endpoint=self.client.config.endpoint, bucket=self.bucket, key=self.key,
-            local_path=destination, remote_etag=info.etag, part_size=part_size,
-            version_id=self.version_id,
-        )
-        self.save_checkpoint(checkpoint, progress)
+        try:
+            with os.fdopen(fd, "wb") as handle:
+                handle.truncate(info.size)
+            progress = TransferProgress(
+                total_size=info.size, temp_file=temp, kind="download",
+                provider=self.client.provider, endpoint=self.client.config.endpoint,
+                bucket=self.bucket, key=self.key, local_path=destination,
+                remote_etag=info.etag, part_size=part_size, version_id=self.version_id,
+            )
+            self.save_checkpoint(checkpoint, progress)
+        except BaseException:
+            # No record names this file yet (or none could be written): nothing would ever
+            # resume or remove it.
+            self.quietly(lambda: os.unlink(temp), f"remove the partial file {temp}")
+            raise
         return progress
 
     def fetch_range(
@@ -207,7 +221,8 @@ class FileDownload(TransferJob):
     def clean_up_after(
         self, error: BaseException, checkpoint: Path | None, progress: TransferProgress
     ) -> None:
-        """Keep the partial file for a resume when asked to; otherwise remove it.
+        """Keep the partial file for a resume when asked to; otherwise remove it. A step that
+        fails is logged; ``error`` is still what the caller sees.
 
         A replaced object (``ConcurrentModificationError``) or a failed check leaves nothing
         to resume: the partial file holds bytes of a version that is gone.
@@ -217,9 +232,15 @@ class FileDownload(TransferJob):
         if isinstance(error, (errors.DownloadError, errors.PreconditionFailedError)):
             keep = False
         if keep and self.store is not None and checkpoint:
-            self.save_checkpoint(checkpoint, progress)
+            self.quietly(lambda: self.save_checkpoint(checkpoint, progress),
+                         f"save the checkpoint {checkpoint}")
             return
-        with contextlib.suppress(FileNotFoundError):
-            os.unlink(progress.temp_file)
+
+        def remove_partial_file() -> None:
+            with contextlib.suppress(FileNotFoundError):
+                os.unlink(progress.temp_file)
+
+        self.quietly(remove_partial_file, f"remove the partial file {progress.temp_file}")
         if self.store is not None and checkpoint is not None:
-            self.store.delete(checkpoint)
+            self.quietly(lambda: self.store.delete(checkpoint),
+                         f"delete the checkpoint {checkpoint}")

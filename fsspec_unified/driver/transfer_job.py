@@ -4,11 +4,16 @@ One job is one transfer of one object. It owns the pieces every strategy needs, 
 exists once: the retry loop (waiting through the control, so a cancel interrupts backoff), the
 shared rate limit, the progress tracker, the checkpoint store, and :meth:`run_parts`, which
 runs units of work on a bounded pool and stops scheduling at the first failure.
+
+Cleanup after a failure (saving the record, aborting, removing files) goes through
+:meth:`TransferJob.quietly`: a cleanup step that fails is logged, and the caller still sees
+the error that stopped the transfer, never the cleanup's.
 """
 
 from __future__ import annotations
 
 import contextlib
+import logging
 import threading
 import time
 from collections.abc import Callable, Iterable, Iterator
@@ -24,6 +29,8 @@ from .checkpoint import CheckpointStore
 from .models import TransferProgress, utc_now
 from .transfer_config import TransferConfig
 from .transfer_control import TransferControl
+
+logger = logging.getLogger("fsspec_unified.transfer")
 
 T = TypeVar("T")
 
@@ -135,15 +142,38 @@ class TransferJob:
     @contextlib.contextmanager
     def holding_checkpoint(self, path: Path | None, description: str) -> Iterator[None]:
         """Hold the checkpoint's lock for the block (a second transfer of the same file gets
-        ``TransferInProgressError``); make appended lines durable when the block ends."""
+        ``TransferInProgressError``); make appended lines durable when the block ends.
+
+        If the block raised, a failure to flush is logged and the block's error propagates."""
         if self.store is None or path is None:
             yield
             return
         with self.store.lock(path, description=description):
             try:
                 yield
-            finally:
-                self.store.flush(path)
+            except BaseException:
+                self.quietly(lambda: self.store.flush(path), f"flush the checkpoint {path}")
+                raise
+            self.store.flush(path)
+
+    @contextlib.contextmanager
+    def journaling_data_of(self, path: Path | None, data_fd: int) -> Iterator[None]:
+        """For the block, the checkpoint's lines record ranges of the file open as
+        ``data_fd``: none is written before that file is fsynced (see ``checkpoint.py``)."""
+        if self.store is None or path is None:
+            yield
+            return
+        with self.store.data_file(path, data_fd):
+            yield
+
+    def quietly(self, cleanup: Callable[[], object], what: str) -> None:
+        """Run one cleanup step after a failure; if it fails too, log that and return, so
+        the error that stopped the transfer is the one the caller sees."""
+        try:
+            cleanup()
+        except Exception as error:
+            logger.error("after a failed transfer of %s/%s, could not %s: %s: %s",
+                         self.bucket, self.key, what, type(error).__name__, error)
 
     def failure(self, error: BaseException, what: str, error_class: type[errors.TransferError]):
         """The exception to raise for a failed transfer.

@@ -28,6 +28,7 @@ import base64
 import hashlib
 import logging
 import os
+import time
 from collections.abc import Callable
 from pathlib import Path
 from typing import BinaryIO
@@ -112,16 +113,24 @@ class UploadJob(TransferJob):
         Nothing here deletes: a size mismatch raises, and the object stays for the caller to
         inspect (it may be another writer's).
         """
-        try:
-            written = self.retry(
-                lambda: self.client.complete_multipart_upload(
-                    self.bucket, self.key, upload_id, parts, overwrite=self.overwrite
-                ),
-                "complete_multipart_upload",
+        attempts = 0
+
+        def send_complete():
+            nonlocal attempts
+            attempts += 1
+            return self.client.complete_multipart_upload(
+                self.bucket, self.key, upload_id, parts, overwrite=self.overwrite
             )
+
+        try:
+            written = self.retry(send_complete, "complete_multipart_upload")
         except errors.UploadNotFoundError:
-            # A retried Complete whose first attempt succeeded (its answer was lost) finds
-            # the upload gone; the object of the right size is then taken to be ours.
+            # A retried Complete whose earlier attempt succeeded (its answer was lost) finds
+            # the upload gone; the object of the right size is then taken to be ours. On the
+            # first attempt the upload was gone before we asked (aborted, expired by a
+            # lifecycle rule): an object there is someone else's, whatever its size.
+            if attempts < 2:
+                raise
             info = self.client.head_object(self.bucket, self.key)
             if info.size != size:
                 raise
@@ -145,14 +154,21 @@ class UploadJob(TransferJob):
         return written.etag
 
     def abort_quietly(self, upload_id: str) -> None:
+        """Abort the multipart upload, retried; a failure is logged, never raised.
+
+        The retries wait with a plain ``time.sleep`` (bounded by the retry policy), not
+        through the control: an abort usually follows a cancel, and waiting through the
+        control would raise at once, leaving the upload (and its storage) on the server.
+        """
         try:
-            self.retry(
+            self.config.retry_policy.call(
                 lambda: self.client.abort_multipart_upload(self.bucket, self.key, upload_id),
-                "abort_multipart_upload",
+                description=f"abort_multipart_upload of {self.bucket}/{self.key}",
+                sleep=time.sleep,
             )
-        except errors.OSSError as error:
-            logger.error("could not abort upload %s of %s/%s: %s", upload_id, self.bucket,
-                         self.key, error)
+        except Exception as error:
+            logger.error("could not abort upload %s of %s/%s: %s: %s", upload_id, self.bucket,
+                         self.key, type(error).__name__, error)
 
     def result(self, size, etag, total, sent, resumed) -> TransferResult:
         self.tracker.finish()
@@ -331,19 +347,22 @@ class FileUpload(UploadJob):
         self, error: BaseException, checkpoint: Path | None, upload_id: str,
         progress: TransferProgress,
     ) -> None:
-        """Keep the upload for a resume when asked to; otherwise leave nothing behind."""
+        """Keep the upload for a resume when asked to; otherwise leave nothing behind. A step
+        that fails is logged; ``error`` is still what the caller sees."""
         cancelled = isinstance(error, errors.TransferCancelledError)
         keep = self.control.keep_resumable if cancelled else self.store is not None
         if isinstance(error, FileExistsError):
             keep = False  # overwrite=False and the key is taken: a resume cannot succeed
         if keep and self.store is not None and checkpoint is not None:
-            self.save_checkpoint(checkpoint, progress)
+            self.quietly(lambda: self.save_checkpoint(checkpoint, progress),
+                         f"save the checkpoint {checkpoint}")
             logger.info("upload %s of %s/%s kept for a resume (%d parts done)", upload_id,
                         self.bucket, self.key, len(progress.parts_completed))
             return
         self.abort_quietly(upload_id)
         if self.store is not None and checkpoint is not None:
-            self.store.delete(checkpoint)
+            self.quietly(lambda: self.store.delete(checkpoint),
+                         f"delete the checkpoint {checkpoint}")
 
 
 class StreamUpload(UploadJob):
