@@ -135,3 +135,14 @@ def limited_store(store: Store, s3_server: LocalS3Server, request: pytest.Fixtur
             s3_server.limited_access_key, s3_server.limited_secret_key)
     return dataclasses.replace(store, access_key=s3_server.limited_access_key,
                                secret_key=s3_server.limited_secret_key)
+
+
+@pytest.fixture
+def versioned_bucket(client: BaseOSSClient, provider: str) -> str:
+    """A new bucket with versioning enabled, for drivers whose capabilities declare it."""
+    if not client.capabilities.supports_versioning:
+        pytest.skip(f"the {provider} driver declares no versioning support")
+    name = f"versioned-{provider}-{uuid.uuid4().hex[:8]}"
+    client.create_bucket(name)
+    client.set_bucket_versioning(name, True)
+    return name

@@ -138,14 +138,6 @@ def test_create_only_completion_creates_a_new_key(client, bucket, prefix):
 # -- versions --------------------------------------------------------------------------------
 
 
-@pytest.fixture(scope="module")
-def versioned_bucket(client: BaseOSSClient, provider: str) -> str:
-    name = f"versioned-{provider}-{uuid.uuid4().hex[:8]}"
-    client.create_bucket(name)
-    client.set_bucket_versioning(name, True)
-    return name
-
-
 def test_every_driver_declares_versioning_support(client):
     assert client.capabilities.supports_versioning is True
 

@@ -7,8 +7,6 @@ behaviour once closed.
 
 from __future__ import annotations
 
-import uuid
-
 import fsspec
 import pytest
 
@@ -88,14 +86,10 @@ def test_object_replaced_while_reading_raises_instead_of_mixing_bytes(ufs, root,
 
 
 @pytest.fixture
-def versioned(store, client, provider):
+def versioned(store, versioned_bucket):
     """A version-aware filesystem and a new bucket with versioning enabled."""
-    if not client.capabilities.supports_versioning:
-        pytest.skip(f"{provider}: the driver declares no versioning support")
-    bucket = f"fv-{provider}-{uuid.uuid4().hex[:10]}"
-    client.create_bucket(bucket)
-    client.set_bucket_versioning(bucket, True)
-    return fsspec.filesystem("unified", **storage_options(store, version_aware=True)), bucket
+    vfs = fsspec.filesystem("unified", **storage_options(store, version_aware=True))
+    return vfs, versioned_bucket
 
 
 def test_open_with_version_id_reads_that_version(versioned, client):

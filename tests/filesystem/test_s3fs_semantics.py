@@ -120,16 +120,6 @@ def test_concurrent_writes_invalidate_a_populated_cache_without_key_error(store,
 # -- versions --------------------------------------------------------------------------------
 
 
-@pytest.fixture
-def versioned_bucket(client, provider) -> str:
-    if not client.capabilities.supports_versioning:
-        pytest.skip(f"the {provider} driver does not support versioning")
-    name = f"ver-{provider}-{uuid.uuid4().hex[:8]}"
-    client.create_bucket(name)
-    client.set_bucket_versioning(name, True)
-    return name
-
-
 def test_version_aware_reads_every_version(store, ufs, versioned_bucket, tmp_path):
     fs = new_fs(store, version_aware=True)
     path = f"{versioned_bucket}/doc.txt"

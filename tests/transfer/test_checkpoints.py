@@ -257,20 +257,16 @@ def test_background_transfers_work_in_a_child_forked_after_use(client, bucket, p
     manager.shutdown()
 
 
-def test_download_of_an_old_version(client, bucket, prefix, tmp_path, new_bucket_name):
-    if not client.capabilities.supports_versioning:
-        pytest.skip(f"the {client.provider} driver does not support versioning")
-    client.create_bucket(new_bucket_name)
-    client.set_bucket_versioning(new_bucket_name, True)
+def test_download_of_an_old_version(client, tmp_path, versioned_bucket):
     old, new = pattern_bytes(PART + 1, seed=55), pattern_bytes(PART + 2, seed=56)
-    first = client.put_object(new_bucket_name, "k", old)
-    client.put_object(new_bucket_name, "k", new)
+    first = client.put_object(versioned_bucket, "k", old)
+    client.put_object(versioned_bucket, "k", new)
     version = first.version_id or next(
-        entry.version_id for entry in client.list_object_versions(new_bucket_name, "k")
+        entry.version_id for entry in client.list_object_versions(versioned_bucket, "k")
         if not entry.is_latest)
     manager = _manager(tmp_path / "c", resumable=False)
-    manager.download_file(client, "k", tmp_path / "old.bin", bucket=new_bucket_name,
+    manager.download_file(client, "k", tmp_path / "old.bin", bucket=versioned_bucket,
                           version_id=version)
-    manager.download_file(client, "k", tmp_path / "new.bin", bucket=new_bucket_name)
+    manager.download_file(client, "k", tmp_path / "new.bin", bucket=versioned_bucket)
     assert (tmp_path / "old.bin").read_bytes() == old
     assert (tmp_path / "new.bin").read_bytes() == new
