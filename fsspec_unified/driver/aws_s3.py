@@ -31,7 +31,7 @@ import botocore.exceptions as boto_errors
 from botocore.config import Config as BotoConfig
 
 from . import exceptions as errors
-from .base_oss import BaseOSSClient, RawObjectBody, in_version_order
+from .base_oss import BaseOSSClient, ObjectResponse, in_version_order, object_size
 from .types import (
     BucketInfo,
     DeleteFailure,
@@ -136,7 +136,7 @@ class AWSS3Client(BaseOSSClient):
         )
         return WriteResult(bucket, key, _etag(response.get("ETag")), response.get("VersionId"))
 
-    def _open_object(self, bucket, key, start, end, if_match, version_id) -> RawObjectBody:
+    def _open_object(self, bucket, key, start, end, if_match, version_id) -> ObjectResponse:
         extra = {}
         if start or end is not None:
             extra["Range"] = f"bytes={start}-{'' if end is None else end - 1}"
@@ -146,7 +146,13 @@ class AWSS3Client(BaseOSSClient):
             extra["IfMatch"] = f'"{if_match}"'
         if version_id is not None:
             extra["VersionId"] = version_id
-        return self.sdk.get_object(Bucket=bucket, Key=key, **extra)["Body"]
+        response = self.sdk.get_object(Bucket=bucket, Key=key, **extra)
+        return ObjectResponse(
+            response["Body"],
+            object_size(response.get("ContentRange"), response.get("ContentLength")),
+            _etag(response.get("ETag")),
+            response.get("VersionId"),
+        )
 
     def _head_object(self, bucket, key, version_id) -> ObjectInfo:
         extra = {} if version_id is None else {"VersionId": version_id}

@@ -44,6 +44,7 @@ import tempfile
 import threading
 import weakref
 from abc import ABC, abstractmethod
+from dataclasses import dataclass
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from typing import Any, BinaryIO, ClassVar, Protocol
 from urllib.parse import quote
@@ -67,11 +68,39 @@ _READ_BUFFER_BYTES = 1 * MIB
 
 
 class RawObjectBody(Protocol):
-    """What a backend's ``_open_object`` returns: an HTTP body to read and then close."""
+    """An HTTP body to read and then close (the ``body`` of an :class:`ObjectResponse`)."""
 
     def read(self, size: int = ..., /) -> bytes: ...
 
     def close(self) -> None: ...
+
+
+@dataclass
+class ObjectResponse:
+    """What a backend's ``_open_object`` returns: the body, and what the response said about
+    the object, so that one GET can stand in for a HEAD and a GET.
+
+    ``size`` is the size of the whole object (from ``Content-Range`` for a ranged GET, else
+    ``Content-Length``); ``etag`` is unquoted. A backend that can, gives its body a
+    ``readinto(buffer) -> int`` that fills the caller's buffer without an extra copy.
+    """
+
+    body: RawObjectBody
+    size: int | None
+    etag: str | None
+    version_id: str | None = None
+
+
+def object_size(content_range: str | None, content_length: int | str | None) -> int | None:
+    """The whole object's size from a GET's headers: the total of ``Content-Range``
+    (``bytes 0-99/1234``) when the GET was ranged, else its ``Content-Length``."""
+    if content_range:
+        total = content_range.rpartition("/")[2].strip()
+        if total.isdigit():
+            return int(total)
+    if content_length is None or content_length == "":
+        return None
+    return int(content_length)
 
 
 def content_md5(data: bytes | bytearray | memoryview) -> str:
@@ -79,17 +108,25 @@ def content_md5(data: bytes | bytearray | memoryview) -> str:
     return base64.b64encode(hashlib.md5(data).digest()).decode("ascii")
 
 
-class _ObjectBodyReader(io.RawIOBase):
-    """Raw reader over a backend body that translates SDK errors raised while reading."""
+class ObjectReader(io.RawIOBase):
+    """A raw reader over one GET's body that translates SDK errors raised while reading.
+
+    ``size`` (the whole object's), ``etag`` and ``version_id`` are what the response said
+    (``None`` for a range that starts past the end, which reads as empty).
+    """
 
     def __init__(
         self,
-        body: RawObjectBody | None,
+        response: ObjectResponse | None,
         translate: Callable[[], contextlib.AbstractContextManager],
     ) -> None:
         super().__init__()
-        self._body = body
+        self._body = None if response is None else response.body
+        self._readinto = getattr(self._body, "readinto", None)
         self._translate = translate
+        self.size = None if response is None else response.size
+        self.etag = None if response is None else response.etag
+        self.version_id = None if response is None else response.version_id
 
     def readable(self) -> bool:
         return True
@@ -98,6 +135,8 @@ class _ObjectBodyReader(io.RawIOBase):
         if self._body is None:
             return 0
         with self._translate():
+            if self._readinto is not None:
+                return self._readinto(buffer)
             data = self._body.read(len(buffer))
         buffer[: len(data)] = data
         return len(data)
@@ -307,6 +346,27 @@ class BaseOSSClient(ABC):
     ) -> io.BufferedReader:
         """A buffered reader over the object (or a range); close it to free the connection.
 
+        See :meth:`open_object` for ``if_match`` and ``version_id``.
+        """
+        return io.BufferedReader(
+            self.open_object(bucket, key, start, end, if_match=if_match, version_id=version_id),
+            _READ_BUFFER_BYTES,
+        )
+
+    def open_object(
+        self,
+        bucket: str,
+        key: str,
+        start: int | None = None,
+        end: int | None = None,
+        *,
+        if_match: str | None = None,
+        version_id: str | None = None,
+    ) -> ObjectReader:
+        """Send one GET of the object (or of ``[start, end)``) and return its unbuffered body,
+        with the object's ``size`` and ``etag`` as the response gave them. One request: this
+        is what the transfer engine reads through. Close it to free the connection.
+
         ``if_match`` pins the read to the object whose ETag it is (``If-Match``): if the key
         now holds other bytes, :class:`ConcurrentModificationError` is raised instead of
         returning them. ``version_id`` reads that version of the object (versioned buckets).
@@ -319,14 +379,14 @@ class BaseOSSClient(ABC):
         def translate() -> contextlib.AbstractContextManager:
             return self._operation("get_object", bucket, key)
 
-        body: RawObjectBody | None = None
+        response: ObjectResponse | None = None
         if end is None or first < end:
             try:
                 with _pinned_to(etag, bucket, key), translate():
-                    body = self._open_object(bucket, key, first, end, etag, version_id)
+                    response = self._open_object(bucket, key, first, end, etag, version_id)
             except errors.InvalidRangeError:
-                body = None  # the range starts at or past the end: reads as empty
-        return io.BufferedReader(_ObjectBodyReader(body, translate), _READ_BUFFER_BYTES)
+                response = None  # the range starts at or past the end: reads as empty
+        return ObjectReader(response, translate)
 
     def get_file(
         self, bucket: str, key: str, path: str | os.PathLike[str]
@@ -800,7 +860,7 @@ class BaseOSSClient(ABC):
     def _open_object(
         self, bucket: str, key: str, start: int, end: int | None, if_match: str | None,
         version_id: str | None,
-    ) -> RawObjectBody:
+    ) -> ObjectResponse:
         """GET with ``If-Match: "<if_match>"`` when given (unquoted here), and the version."""
 
     @abstractmethod

@@ -56,7 +56,7 @@ from minio.versioningconfig import ENABLED, SUSPENDED, VersioningConfig
 from minio.xml import Element, SubElement, getbytes
 
 from . import exceptions as errors
-from .base_oss import BaseOSSClient, RawObjectBody, in_version_order
+from .base_oss import BaseOSSClient, ObjectResponse, in_version_order, object_size
 from .models import OSSConfig
 from .object_headers import user_metadata, write_headers
 from .types import (
@@ -234,13 +234,19 @@ class MinioClient(BaseOSSClient):
         result = self.sdk._put_object(bucket, key, bytes(data), headers)
         return WriteResult(bucket, key, result.etag or None, result.version_id)
 
-    def _open_object(self, bucket, key, start, end, if_match, version_id) -> RawObjectBody:
+    def _open_object(self, bucket, key, start, end, if_match, version_id) -> ObjectResponse:
         headers = None if if_match is None else {"If-Match": f'"{if_match}"'}
         response = self.sdk.get_object(
             bucket, key, offset=start, length=0 if end is None else end - start,
             request_headers=headers, version_id=version_id,
         )
-        return _ResponseBody(response)
+        headers = response.headers
+        return ObjectResponse(
+            _ResponseBody(response),
+            object_size(headers.get("Content-Range"), headers.get("Content-Length")),
+            (headers.get("ETag") or "").strip('"') or None,
+            headers.get("x-amz-version-id"),
+        )
 
     def _head_object(self, bucket, key, version_id) -> ObjectInfo:
         stat = self.sdk.stat_object(bucket, key, version_id=version_id)

@@ -72,7 +72,7 @@ from requests.adapters import HTTPAdapter
 
 from . import exceptions as errors
 from . import oss_policy
-from .base_oss import BaseOSSClient, RawObjectBody, in_version_order
+from .base_oss import BaseOSSClient, ObjectResponse, in_version_order, object_size
 from .models import OSSConfig
 from .object_headers import user_metadata, write_headers
 from .types import (
@@ -310,7 +310,7 @@ class AliyunOSSClient(BaseOSSClient):
         result = self.sdk.bucket(bucket).put_object(key, bytes(data), headers=headers)
         return WriteResult(bucket, key, _etag(result.etag), result.versionid)
 
-    def _open_object(self, bucket, key, start, end, if_match, version_id) -> RawObjectBody:
+    def _open_object(self, bucket, key, start, end, if_match, version_id) -> ObjectResponse:
         whole_object = not start and end is None
         byte_range = None if whole_object else (start, None if end is None else end - 1)
         headers = {} if whole_object else dict(_STANDARD_RANGES)
@@ -320,7 +320,12 @@ class AliyunOSSClient(BaseOSSClient):
             key, byte_range=byte_range, headers=headers or None,
             params=_version_params(version_id),
         )
-        return _ObjectBody(result, whole_object)
+        return ObjectResponse(
+            _ObjectBody(result, whole_object),
+            object_size(result.content_range, result.headers.get("Content-Length")),
+            _etag(result.etag),
+            result.versionid,
+        )
 
     def _head_object(self, bucket, key, version_id) -> ObjectInfo:
         result = self.sdk.bucket(bucket).head_object(key, params=_version_params(version_id))
