@@ -14,9 +14,9 @@ from .driver.callbacks import (
     FileProgressCallback,
     ProgressCallback,
 )
+from .driver.engine.config import TransferConfig, TransferResult
+from .driver.engine.retry import RetryPolicy
 from .driver.models import OSSConfig, TransferProgress
-from .driver.retry import RetryPolicy
-from .driver.transfer_config import TransferConfig, TransferResult
 from .driver.transfer_manager import TransferManager
 from .exceptions import ConcurrentModificationError
 from .filesystem import UnifiedFileSystem

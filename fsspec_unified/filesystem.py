@@ -52,12 +52,12 @@ from .buffered_file import UnifiedFile
 from .directories import DirectoryOperations, directories_among
 from .driver import create_client
 from .driver.callbacks import as_fsspec_callback
+from .driver.engine.config import choose_part_size
 from .driver.exceptions import (
     BucketNotFoundError,
     InvalidArgumentError,
     ObjectNotFoundError,
 )
-from .driver.transfer_config import choose_part_size
 from .driver.transfer_manager import TransferManager
 from .driver.types import ObjectInfo
 from .entries import bucket_entry, directory_entry, object_entry

@@ -14,9 +14,9 @@ from __future__ import annotations
 from dataclasses import dataclass, fields
 from typing import Any
 
+from .driver.engine.config import DEFAULT_PART_SIZE_BYTES, TransferConfig
 from .driver.exceptions import ConfigurationError
 from .driver.models import OSSConfig, coerce_value
-from .driver.transfer_config import DEFAULT_PART_SIZE_BYTES, TransferConfig
 
 _S3FS_ALIASES = {
     "key": "access_key",

@@ -44,8 +44,8 @@ import tempfile
 import threading
 import weakref
 from abc import ABC, abstractmethod
-from dataclasses import dataclass
 from collections.abc import Callable, Iterable, Iterator, Sequence
+from dataclasses import dataclass
 from typing import Any, BinaryIO, ClassVar, Protocol
 from urllib.parse import quote
 

@@ -28,17 +28,17 @@ from typing import Any, BinaryIO
 
 from .base_oss import BaseOSSClient
 from .callbacks import as_progress_callback
-from .download import FileDownload
-from .exceptions import ConfigurationError
-from .retry import RetryPolicy
-from .transfer_config import (
+from .engine.config import (
     DEFAULT_MAX_WORKERS,
     DEFAULT_PART_SIZE_BYTES,
     TransferConfig,
     TransferResult,
 )
-from .transfer_control import TransferControl, TransferHandle
-from .upload import FileUpload, PartBodyHook, StreamUpload, UploadJob
+from .engine.control import TransferControl, TransferHandle
+from .engine.downloads import FileDownload
+from .engine.retry import RetryPolicy
+from .engine.uploads import FileUpload, PartBodyHook, StreamUpload, UploadJob
+from .exceptions import ConfigurationError
 
 
 class TransferManager:
@@ -56,7 +56,7 @@ class TransferManager:
         self.config = replace(config or TransferConfig(), **overrides)
         self._background: ThreadPoolExecutor | None = None
         self._background_pid: int | None = None
-        #: See :data:`fsspec_unified.driver.upload.PartBodyHook` (tests only).
+        #: See :data:`fsspec_unified.driver.engine.uploads.PartBodyHook` (tests only).
         self.part_body_hook: PartBodyHook | None = None
 
     # -- blocking entry points -----------------------------------------------------------

@@ -20,12 +20,12 @@ import pytest
 
 from fsspec_unified import exceptions
 from fsspec_unified.driver.callbacks import ProgressCallback
-from fsspec_unified.driver.checkpoint import CheckpointStore
+from fsspec_unified.driver.engine.checkpoint import CheckpointStore
+from fsspec_unified.driver.engine.config import TransferConfig
+from fsspec_unified.driver.engine.control import TransferControl
+from fsspec_unified.driver.engine.operation import TransferJob
+from fsspec_unified.driver.engine.retry import RetryPolicy
 from fsspec_unified.driver.models import TransferProgress
-from fsspec_unified.driver.retry import RetryPolicy
-from fsspec_unified.driver.transfer_config import TransferConfig
-from fsspec_unified.driver.transfer_control import TransferControl
-from fsspec_unified.driver.transfer_job import TransferJob
 from fsspec_unified.driver.transfer_manager import TransferManager
 from fsspec_unified.driver.types import MIB
 from tests.helpers import pattern_bytes
@@ -112,7 +112,7 @@ def test_the_lock_holder_in_another_process_is_named(tmp_path):
         [sys.executable, "-c", (
             "import sys, time\n"
             "from pathlib import Path\n"
-            "from fsspec_unified.driver.checkpoint import CheckpointStore\n"
+            "from fsspec_unified.driver.engine.checkpoint import CheckpointStore\n"
             "store = CheckpointStore(sys.argv[1])\n"
             "with store.lock(Path(sys.argv[2])):\n"
             "    print('locked', flush=True)\n"

@@ -17,15 +17,15 @@ import threading
 import pytest
 
 from fsspec_unified import exceptions
-from fsspec_unified.driver import checkpoint as checkpoint_module
 from fsspec_unified.driver.callbacks import ProgressCallback
-from fsspec_unified.driver.checkpoint import CheckpointStore
-from fsspec_unified.driver.retry import RetryPolicy
-from fsspec_unified.driver.transfer_config import TransferConfig
-from fsspec_unified.driver.transfer_control import TransferControl
+from fsspec_unified.driver.engine import checkpoint as checkpoint_module
+from fsspec_unified.driver.engine.checkpoint import CheckpointStore
+from fsspec_unified.driver.engine.config import TransferConfig
+from fsspec_unified.driver.engine.control import TransferControl
+from fsspec_unified.driver.engine.retry import RetryPolicy
+from fsspec_unified.driver.engine.uploads import UploadJob
 from fsspec_unified.driver.transfer_manager import TransferManager
 from fsspec_unified.driver.types import MIB
-from fsspec_unified.driver.upload import UploadJob
 from tests.helpers import pattern_bytes
 
 FAST_RETRIES = RetryPolicy(max_attempts=4, base_delay_s=0.05, max_delay_s=0.2)

@@ -15,8 +15,8 @@ import pytest
 
 from fsspec_unified import create_client, exceptions
 from fsspec_unified.driver.callbacks import ProgressCallback
-from fsspec_unified.driver.retry import RetryPolicy
-from fsspec_unified.driver.transfer_control import TransferControl
+from fsspec_unified.driver.engine.control import TransferControl
+from fsspec_unified.driver.engine.retry import RetryPolicy
 from fsspec_unified.driver.transfer_manager import TransferManager
 from fsspec_unified.driver.types import MIB
 from tests.helpers import pattern_bytes

@@ -15,8 +15,8 @@ import pytest
 
 from fsspec_unified import create_client, exceptions
 from fsspec_unified.driver.callbacks import ProgressCallback
-from fsspec_unified.driver.checkpoint import CheckpointStore
-from fsspec_unified.driver.retry import RetryPolicy
+from fsspec_unified.driver.engine.checkpoint import CheckpointStore
+from fsspec_unified.driver.engine.retry import RetryPolicy
 from fsspec_unified.driver.transfer_manager import TransferManager
 from fsspec_unified.driver.types import MIB
 from fsspec_unified.local_server import LocalS3Server

@@ -5,9 +5,9 @@ from __future__ import annotations
 import pytest
 
 from fsspec_unified import exceptions
-from fsspec_unified.driver.bandwidth import TokenBucket
-from fsspec_unified.driver.retry import RetryPolicy
-from fsspec_unified.driver.transfer_config import TransferConfig, choose_part_size
+from fsspec_unified.driver.engine.bandwidth import TokenBucket
+from fsspec_unified.driver.engine.config import TransferConfig, choose_part_size
+from fsspec_unified.driver.engine.retry import RetryPolicy
 from fsspec_unified.driver.types import GIB, MIB, DriverCapabilities
 
 

@@ -11,8 +11,8 @@ from __future__ import annotations
 import threading
 from concurrent.futures import Future
 
-from .exceptions import TransferCancelledError
-from .transfer_config import TransferResult
+from ..exceptions import TransferCancelledError
+from .config import TransferResult
 
 
 class TransferControl:

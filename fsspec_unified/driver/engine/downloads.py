@@ -29,11 +29,11 @@ import stat as stat_module
 import tempfile
 from pathlib import Path
 
-from . import exceptions as errors
-from .models import TransferProgress
-from .transfer_config import TransferResult
-from .transfer_job import TransferJob
-from .types import MIB, ObjectInfo
+from .. import exceptions as errors
+from ..models import TransferProgress
+from ..types import MIB, ObjectInfo
+from .config import TransferResult
+from .operation import TransferJob
 
 logger = logging.getLogger("fsspec_unified.transfer")
 

@@ -9,9 +9,9 @@ from __future__ import annotations
 import os
 from dataclasses import dataclass, field
 
-from .exceptions import ConfigurationError, UploadError
+from ..exceptions import ConfigurationError, UploadError
+from ..types import MIB, DriverCapabilities
 from .retry import RetryPolicy
-from .types import MIB, DriverCapabilities
 
 DEFAULT_PART_SIZE_BYTES = 5 * MIB
 DEFAULT_MAX_WORKERS = 4

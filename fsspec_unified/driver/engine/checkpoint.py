@@ -47,8 +47,8 @@ import time
 from collections.abc import Iterator
 from pathlib import Path
 
-from .exceptions import TransferInProgressError
-from .models import TransferProgress
+from ..exceptions import TransferInProgressError
+from ..models import TransferProgress
 
 logger = logging.getLogger("fsspec_unified.transfer")
 

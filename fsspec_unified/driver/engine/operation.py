@@ -21,14 +21,14 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import TypeVar
 
-from . import exceptions as errors
+from .. import exceptions as errors
+from ..base_oss import BaseOSSClient
+from ..callbacks import ProgressCallback, ProgressTracker
+from ..models import TransferProgress, utc_now
 from .bandwidth import TokenBucket
-from .base_oss import BaseOSSClient
-from .callbacks import ProgressCallback, ProgressTracker
 from .checkpoint import CheckpointStore
-from .models import TransferProgress, utc_now
-from .transfer_config import TransferConfig
-from .transfer_control import TransferControl
+from .config import TransferConfig
+from .control import TransferControl
 
 logger = logging.getLogger("fsspec_unified.transfer")
 

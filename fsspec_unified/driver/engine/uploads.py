@@ -33,12 +33,12 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import BinaryIO
 
-from . import exceptions as errors
-from .base_oss import _read_full, content_md5
-from .models import TransferProgress
-from .transfer_config import TransferResult, choose_part_size
-from .transfer_job import TransferJob
-from .types import MIB, PartInfo
+from .. import exceptions as errors
+from ..base_oss import _read_full, content_md5
+from ..models import TransferProgress
+from ..types import MIB, PartInfo
+from .config import TransferResult, choose_part_size
+from .operation import TransferJob
 
 logger = logging.getLogger("fsspec_unified.transfer")
 

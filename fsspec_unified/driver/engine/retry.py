@@ -15,7 +15,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import TypeVar
 
-from . import exceptions as errors
+from .. import exceptions as errors
 
 logger = logging.getLogger("fsspec_unified.transfer")
 
