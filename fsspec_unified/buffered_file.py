@@ -8,13 +8,19 @@ read raise :class:`~fsspec_unified.driver.exceptions.ConcurrentModificationError
 ``details`` (``fs.info``, which may answer from the listing cache, as in s3fs): a cache older
 than the object fails the first read rather than reading past a stale size.
 
-Writing turns the buffer into a server-side multipart upload: the first full block starts the
-upload, every block becomes a part sent in the background while the caller keeps writing (at
-most ``max_workers`` parts in flight, so memory stays near ``(max_workers + 1) x block_size``
-whatever the file size), and ``close`` completes it. Parts are retried under the transfer
-manager's retry policy; each part and each single PUT carries its Content-MD5, which the server
-verifies: that is the integrity check (an ETag is never taken for an MD5, and no object is ever
-deleted on a guess). A file that never fills one block is a single PUT.
+Reads and writes go through the filesystem's transfer engine (the one data path: retries,
+budget, rate limit, progress). Block fetches are pinned, retried reads.
+
+Writing turns the buffer into a server-side multipart upload
+(:class:`~fsspec_unified.driver.engine.uploads.MultipartWrite`): the first full block starts
+the upload, every block becomes a part sent in the background while the caller keeps writing
+(at most ``max_workers`` parts in flight, so memory stays near ``(max_workers + 1) x
+block_size`` whatever the file size), and ``close`` completes it. Blocks are handed to the
+engine as views of the write buffer, never copied. The part size grows with the part number
+(doubling every 1,000 parts), so a file of unknown length can reach the provider's maximum
+object size. Each part and each single PUT carries its Content-MD5, which the server verifies:
+that is the integrity check (an ETag is never taken for an MD5, and no object is ever deleted
+on a guess). A file that never fills one block is a single PUT.
 
 Mode ``"xb"`` is atomic: the single PUT or the CompleteMultipartUpload carries the provider's
 create-only condition, so of two writers racing on one path exactly one succeeds and the other
@@ -30,20 +36,18 @@ and the exception that ended the block is the one raised, even if the abort fail
 
 from __future__ import annotations
 
+import io
 import logging
 import sys
-import threading
-from concurrent.futures import Future, ThreadPoolExecutor
 from typing import TYPE_CHECKING, Any
 
 from fsspec.callbacks import DEFAULT_CALLBACK, Callback
 from fsspec.spec import AbstractBufferedFile
 
 from .driver.callbacks import as_fsspec_callback
-from .driver.exceptions import UploadError
 
 if TYPE_CHECKING:
-    from .driver.types import PartInfo
+    from .driver.engine.uploads import MultipartWrite
     from .filesystem import UnifiedFileSystem
 
 logger = logging.getLogger(__name__)
@@ -82,17 +86,18 @@ class UnifiedFile(AbstractBufferedFile):
         self.content_type = content_type
         self.metadata = dict(metadata) if metadata else None
         self.callback = as_fsspec_callback(callback)
-        self._upload_id: str | None = None
-        self._parts: list[Future[PartInfo]] = []
-        self._uploaded_parts: list[PartInfo] | None = None  # set once every part is sent
-        self._pending_body: bytes | None = None  # a small file's bytes, waiting for commit
-        self._pool: ThreadPoolExecutor | None = None
-        self._slots = threading.BoundedSemaphore(fs.options.max_workers)
-        self._callback_lock = threading.Lock()  # parts finish on several threads
+        self._writer: MultipartWrite | None = None
+        self._parts_sent = False  # every part handed over; the upload awaits completion
+        self._pending_body: memoryview | None = None  # a small file's bytes, until commit
         if mode in WRITE_MODES:
             caps = fs.client.capabilities
             size = fs.options.block_size if block_size in ("default", None) else block_size
             block_size = min(max(int(size), caps.min_part_size_bytes), caps.max_part_size_bytes)
+            self._base_block_size = block_size
+            self._writer = fs.transfers.open_write(
+                fs.client, self.key, self.callback, bucket=self.bucket,
+                content_type=content_type, metadata=self.metadata, overwrite=mode != "xb",
+            )
         if mode == "xb" and fs.exists(path):
             # A fast path only (the write itself is create-only). Checked before the base
             # class marks the file open: an open file that is garbage-collected gets closed,
@@ -108,12 +113,11 @@ class UnifiedFile(AbstractBufferedFile):
     # -- reading -------------------------------------------------------------------------
 
     def _fetch_range(self, start: int, end: int) -> bytes:
-        data = self.fs.client.get_object(
-            self.bucket, self.key, start, end,
+        return self.fs.transfers.read(
+            self.fs.client, self.key, start, end, bucket=self.bucket,
             if_match=self._pinned_etag, version_id=self.version_id,
+            progress_callback=self.callback,
         )
-        self.callback.relative_update(len(data))
-        return data
 
     # -- writing -------------------------------------------------------------------------
 
@@ -121,66 +125,30 @@ class UnifiedFile(AbstractBufferedFile):
         """Nothing yet: the multipart upload starts only once a full block is written."""
 
     def _upload_chunk(self, final: bool = False) -> bool:
-        data = self.buffer.getvalue()
-        if final and self._upload_id is None:
-            self._pending_body = data
+        view = self.buffer.getbuffer()  # no copy; the buffer is replaced below
+        writer = self._writer
+        if final and writer.part_count == 0:
+            self._pending_body = view
             if self.autocommit:
                 self._finish()
             return True
-        if self._upload_id is None:
-            self._upload_id = self.fs.client.create_multipart_upload(
-                self.bucket, self.key, content_type=self.content_type, metadata=self.metadata
-            )
-            self._pool = ThreadPoolExecutor(self.fs.options.max_workers,
-                                            thread_name_prefix="unified-file")
-        view = memoryview(data)
         offset = 0
         while len(view) - offset >= self.blocksize or (final and offset < len(view)):
-            part = bytes(view[offset:offset + self.blocksize])
+            part = view[offset:offset + self.blocksize]
             offset += len(part)
-            self._submit_part(part)
+            writer.add(part)
+            self.blocksize = writer.next_part_size(self._base_block_size)
         if final:
-            self._uploaded_parts = [future.result() for future in self._parts]
-            self._shutdown_pool()
+            writer.parts()  # every part sent (or the first failure raised)
+            self._parts_sent = True
             if self.autocommit:
                 self._finish()
             return True
         # Keep what did not fill a block for the next flush.
-        remainder = bytes(view[offset:])
-        self.buffer.seek(0)
-        self.buffer.truncate()
+        remainder = view[offset:]
+        self.buffer = io.BytesIO()
         self.buffer.write(remainder)
         return False
-
-    def _submit_part(self, body: bytes) -> None:
-        if len(self._parts) >= self.fs.client.capabilities.max_parts:
-            raise UploadError(
-                f"{self.path}: more than {self.fs.client.capabilities.max_parts} parts; open "
-                "with a larger block_size", bucket=self.bucket, key=self.key,
-            )
-        self._slots.acquire()  # bounds memory: at most max_workers parts in flight
-        self._raise_failed_part()
-        number = len(self._parts) + 1
-        self._parts.append(self._pool.submit(self._send_part, number, body))
-
-    def _send_part(self, number: int, body: bytes) -> PartInfo:
-        try:
-            part = self.fs.transfers.config.retry_policy.call(
-                lambda: self.fs.client.upload_part(
-                    self.bucket, self.key, self._upload_id, number, body
-                ),
-                description=f"upload_part {number} of {self.path}",
-            )
-            with self._callback_lock:
-                self.callback.relative_update(len(body))
-            return part
-        finally:
-            self._slots.release()
-
-    def _raise_failed_part(self) -> None:
-        for future in self._parts:
-            if future.done() and future.exception() is not None:
-                raise future.exception()
 
     def _finish(self) -> None:
         """Make the object: complete the multipart upload, or send the single PUT.
@@ -188,29 +156,17 @@ class UnifiedFile(AbstractBufferedFile):
         ``"xb"`` makes either request create-only, so a key written meanwhile by someone else
         raises ``FileExistsError`` and is left as it is.
         """
-        overwrite = self.mode != "xb"
-        if self._upload_id is not None:
-            written = self.fs.client.complete_multipart_upload(
-                self.bucket, self.key, self._upload_id, self._uploaded_parts,
-                overwrite=overwrite,
-            )
-            self._upload_id = None
+        writer = self._writer
+        if self._parts_sent:
+            writer.complete()
+            self._parts_sent = False
         elif self._pending_body is not None:
-            written = self.fs.client.put_object(
-                self.bucket, self.key, self._pending_body, content_type=self.content_type,
-                metadata=self.metadata, overwrite=overwrite,
-            )
-            self.callback.relative_update(len(self._pending_body))
+            writer.op.put_single(self._pending_body)
             self._pending_body = None
         else:
             return  # already committed, or discarded
-        self.version_id = written.version_id
+        self.version_id = writer.op.version_id
         self.fs.invalidate_cache(self.path)
-
-    def _shutdown_pool(self, cancel: bool = False) -> None:
-        pool, self._pool = self._pool, None
-        if pool is not None:
-            pool.shutdown(wait=True, cancel_futures=cancel)
 
     def commit(self) -> None:
         """Make the object visible (``autocommit=False``): fsspec's transactions call this.
@@ -218,7 +174,7 @@ class UnifiedFile(AbstractBufferedFile):
         A file still open is closed first (its last part uploaded). If the completion fails,
         the upload is aborted and the error raised.
         """
-        if not self.writable() and self._upload_id is None and self._pending_body is None:
+        if not self.writable() and not self._parts_sent and self._pending_body is None:
             return  # read mode, or nothing left to commit
         if not self.closed:
             self.close()
@@ -240,20 +196,11 @@ class UnifiedFile(AbstractBufferedFile):
         if self.mode not in WRITE_MODES:
             return
         propagating = sys.exc_info()[1] is not None
-        upload_id, self._upload_id = self._upload_id, None
         self._pending_body = None
-        self._uploaded_parts = None
+        self._parts_sent = False
         self.buffer = None
         self.closed = True
-        try:
-            self._shutdown_pool(cancel=True)
-            if upload_id is not None:
-                self.fs.client.abort_multipart_upload(self.bucket, self.key, upload_id)
-        except Exception:
-            if not propagating:
-                raise
-            logger.warning("%s: aborting multipart upload %s failed", self.path, upload_id,
-                           exc_info=True)
+        self._writer.abort(quiet=propagating)
 
     def close(self) -> None:
         """Finish the write; if finishing fails, abort the upload before raising."""

@@ -91,7 +91,12 @@ class DirectoryOperations:
             for bucket, bucket_keys in by_bucket.items()
             for start in range(0, len(bucket_keys), limit)
         ]
-        results = self._map(lambda batch: self.client.delete_objects(*batch), batches)
+        results = self._map(
+            lambda batch: self.transfers.request(self.client,
+                                                 lambda: self.client.delete_objects(*batch),
+                                                 "delete_objects", bucket=batch[0]),
+            batches,
+        )
         failures = [failure for result in results for failure in result.failures]
         if failures:
             first = failures[0]

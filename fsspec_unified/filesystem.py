@@ -31,14 +31,11 @@ Behaviour callers may rely on, and where it differs from s3fs (entries: see
 
 from __future__ import annotations
 
-import io
 import logging
 import mimetypes
 import os
 import threading
-from collections import Counter
 from collections.abc import Callable, Iterable
-from concurrent.futures import ThreadPoolExecutor
 from datetime import datetime
 from hashlib import sha256
 from typing import Any, TypeVar
@@ -52,14 +49,13 @@ from .buffered_file import UnifiedFile
 from .directories import DirectoryOperations, directories_among
 from .driver import create_client
 from .driver.callbacks import as_fsspec_callback
-from .driver.engine.config import choose_part_size
+from .driver.engine.reads import DEFAULT_MERGE_GAP_BYTES
 from .driver.exceptions import (
     BucketNotFoundError,
     InvalidArgumentError,
     ObjectNotFoundError,
 )
 from .driver.transfer_manager import TransferManager
-from .driver.types import ObjectInfo
 from .entries import bucket_entry, directory_entry, object_entry
 from .listing_cache import ThreadSafeDirCache
 from .paths import VERSION_MARKER, check_local_targets, split_version_suffix
@@ -314,8 +310,8 @@ class UnifiedFileSystem(DirectoryOperations, AbstractFileSystem):
             start, end = _from_end(head.size, start, end)
         if start is not None and end is not None and end <= start:
             return b""
-        return self.client.get_object(bucket, key, start, end, if_match=etag,
-                                      version_id=version_id)
+        return self.transfers.read(self.client, key, start or 0, end, bucket=bucket,
+                                   if_match=etag, version_id=version_id)
 
     def cat(self, path, recursive: bool = False, on_error: str = "raise", **kwargs: Any):
         """Fetch many objects concurrently; directories in the expansion are skipped."""
@@ -340,10 +336,12 @@ class UnifiedFileSystem(DirectoryOperations, AbstractFileSystem):
     def cat_ranges(self, paths, starts, ends, max_gap=None, on_error="return", **kwargs):
         """Byte ranges of objects, concurrently; the ranges of one path come from one version.
 
-        A path read more than once is pinned: its ETag is taken once (HEAD) and every range
-        is sent with ``If-Match``, so an object replaced meanwhile raises
-        ``ConcurrentModificationError`` instead of mixing bytes of two versions. With
-        ``on_error="return"`` (fsspec's default here) errors take the place of the bytes.
+        The ranges of one path are sorted, those closer than ``max_gap`` bytes (default
+        1 MiB) are fetched by one request, and the requests run concurrently, all pinned to
+        the ETag of the path's first response (``If-Match``): an object replaced meanwhile
+        raises ``ConcurrentModificationError`` instead of mixing bytes of two versions. A path
+        with ranges counted from the end (negative) or open-ended is sized by one HEAD first.
+        With ``on_error="return"`` (fsspec's default here) errors take the place of the bytes.
         """
         if not isinstance(starts, list):
             starts = [starts] * len(paths)
@@ -351,38 +349,40 @@ class UnifiedFileSystem(DirectoryOperations, AbstractFileSystem):
             ends = [ends] * len(paths)
         if len(starts) != len(paths) or len(ends) != len(paths):
             raise ValueError("paths, starts and ends must have the same length")
-        paths = [self._strip_protocol(p) for p in paths]
-        repeated = sorted(name for name, count in Counter(paths).items() if count > 1)
+        gap = DEFAULT_MERGE_GAP_BYTES if max_gap is None else max_gap
+        by_path: dict[str, list[int]] = {}
+        for index, name in enumerate(self._strip_protocol(p) for p in paths):
+            by_path.setdefault(name, []).append(index)
+        results: list[Any] = [b""] * len(paths)
 
-        def pin(name: str):
+        def fetch(name: str) -> None:
+            indices = by_path[name]
             try:
                 bucket, key, version_id = self._object_path(name)
-                return self.client.head_object(bucket, key, version_id=version_id)
-            except Exception as error:
-                return error
-
-        heads = dict(zip(repeated, self._map(pin, repeated), strict=True))
-
-        def fetch(args):
-            name, start, end = args
-            try:
-                head = heads.get(name)
-                if isinstance(head, Exception):
-                    raise head
-                if head is None:
-                    return self.cat_file(name, start, end)
-                bucket, key, version_id = self._object_path(name)
-                start, end = _from_end(head.size, start, end)
-                if start is not None and end is not None and end <= start:
-                    return b""
-                return self.client.get_object(bucket, key, start, end, if_match=head.etag,
-                                              version_id=version_id)
+                ranges = [(starts[i], ends[i]) for i in indices]
+                etag = None
+                if any((start is None and end is None) or _from_end_needed(start, end)
+                       for start, end in ranges):
+                    head = self.client.head_object(bucket, key, version_id=version_id)
+                    etag = head.etag
+                    ranges = [_from_end(head.size, start, end) for start, end in ranges]
+                    ranges = [(start or 0, head.size if end is None else end)
+                              for start, end in ranges]
+                else:
+                    ranges = [(start or 0, end) for start, end in ranges]
+                data = self.transfers.read_ranges(self.client, key, ranges, bucket=bucket,
+                                                  if_match=etag, version_id=version_id,
+                                                  merge_gap_bytes=gap)
+                for i, value in zip(indices, data, strict=True):
+                    results[i] = value
             except Exception as error:
                 if on_error == "raise":
                     raise
-                return error
+                for i in indices:
+                    results[i] = error
 
-        return self._map(fetch, list(zip(paths, starts, ends, strict=True)))
+        self._map(fetch, list(by_path))
+        return results
 
     def _open(self, path: str, mode: str = "rb", block_size: int | None = None,
               autocommit: bool = True, cache_options: dict | None = None,
@@ -429,14 +429,11 @@ class UnifiedFileSystem(DirectoryOperations, AbstractFileSystem):
 
     def _download_to_stream(self, bucket: str, key: str, version_id: str | None,
                             outfile, callback) -> None:
-        callback = as_fsspec_callback(callback)
-        head = self.client.head_object(bucket, key, version_id=version_id)
-        callback.set_size(head.size)
-        with self.client.get_object_stream(bucket, key, if_match=head.etag or None,
-                                           version_id=version_id) as stream:
-            while chunk := stream.read(_STREAM_CHUNK_BYTES):
-                outfile.write(chunk)
-                callback.relative_update(len(chunk))
+        """One GET streamed into ``outfile`` in order (resumed mid-body, pinned, if the
+        connection drops)."""
+        self.transfers.download_to(self.client, key, lambda _offset, chunk: outfile.write(chunk),
+                                   callback, bucket=bucket,
+                                   version_id=version_id)
 
     def get(self, rpath, lpath, recursive=False, callback=DEFAULT_CALLBACK, maxdepth=None,
             **kwargs: Any) -> None:
@@ -460,14 +457,9 @@ class UnifiedFileSystem(DirectoryOperations, AbstractFileSystem):
                 handle.write(value)
             return
         content_type, metadata = _write_attributes(key, kwargs)
-        overwrite = mode == "overwrite"
-        if len(value) <= self.options.block_size:
-            self.client.put_object(bucket, key, value, content_type=content_type,
-                                   metadata=metadata, overwrite=overwrite)
-        else:
-            self.transfers.upload_stream(self.client, io.BytesIO(value), key, bucket=bucket,
-                                         content_type=content_type, metadata=metadata,
-                                         overwrite=overwrite)
+        self.transfers.upload_bytes(self.client, value, key, bucket=bucket,
+                                    content_type=content_type, metadata=metadata,
+                                    overwrite=mode == "overwrite")
         self.invalidate_cache(path)
 
     def pipe(self, path, value=None, **kwargs: Any) -> None:
@@ -545,54 +537,9 @@ class UnifiedFileSystem(DirectoryOperations, AbstractFileSystem):
         if src_version is not None:
             raise ValueError("copying a specific version is not supported; read it and write")
         source = self.client.head_object(src_bucket, src_key)
-        callback = as_fsspec_callback(callback)
-        callback.set_size(source.size)
-        if source.size <= self._copy_threshold_bytes:
-            self.client.copy_object(src_bucket, src_key, dst_bucket, dst_key)
-            callback.relative_update(source.size)
-        else:
-            self._multipart_copy(source, src_bucket, dst_bucket, dst_key, callback)
+        self.transfers.copy(self.client, src_bucket, source, dst_key,
+                            callback, bucket=dst_bucket)
         self.invalidate_cache(path2)
-
-    @property
-    def _copy_threshold_bytes(self) -> int:
-        return self.client.capabilities.max_single_copy_bytes
-
-    def _multipart_copy(self, source: ObjectInfo, src_bucket: str, dst_bucket: str,
-                        dst_key: str, callback) -> None:
-        size = source.size
-        part_size = choose_part_size(size, max(self.options.block_size, 64 * 2**20),
-                                     self.client.capabilities)
-        upload_id = self.client.create_multipart_upload(
-            dst_bucket, dst_key, content_type=source.content_type,
-            metadata=dict(source.metadata) or None,
-        )
-        ranges = [(n + 1, start, min(start + part_size, size))
-                  for n, start in enumerate(range(0, size, part_size))]
-
-        lock = threading.Lock()
-
-        def copy_part(args):
-            number, start, end = args
-            # Pinned to the source's ETag: a source replaced mid-copy fails the copy
-            # (ConcurrentModificationError) instead of mixing two versions.
-            part = self.client.upload_part_copy(dst_bucket, dst_key, upload_id, number,
-                                                src_bucket, source.key, start, end,
-                                                if_match=source.etag or None)
-            with lock:
-                callback.relative_update(end - start)
-            return part
-
-        try:
-            parts = self._map(copy_part, ranges)
-            self.client.complete_multipart_upload(dst_bucket, dst_key, upload_id, parts)
-        except BaseException:
-            try:
-                self.client.abort_multipart_upload(dst_bucket, dst_key, upload_id)
-            except OSError as abort_error:  # the copy's own error is the one to raise
-                logger.error("could not abort the copy's upload %s of %s/%s: %s", upload_id,
-                             dst_bucket, dst_key, abort_error)
-            raise
 
     # -- metadata, versions and URLs -----------------------------------------------------
 
@@ -661,13 +608,9 @@ class UnifiedFileSystem(DirectoryOperations, AbstractFileSystem):
     # -- helpers -------------------------------------------------------------------------
 
     def _map(self, function: Callable[[T], R], items: Iterable[T]) -> list[R]:
-        """``function`` over ``items`` on at most ``max_workers`` threads, in order."""
-        items = list(items)
-        if len(items) <= 1:
-            return [function(item) for item in items]
-        with ThreadPoolExecutor(min(self.options.max_workers, len(items)),
-                                thread_name_prefix="unified-bulk") as pool:
-            return list(pool.map(function, items))
+        """``function`` over ``items`` concurrently, in order, within the filesystem's one
+        budget of requests in flight (see :class:`~.driver.engine.scheduler.RequestScheduler`)."""
+        return self.transfers.map(function, list(items))
 
 
 def _from_end(size: int, start: int | None, end: int | None) -> tuple[int | None, int | None]:
@@ -675,6 +618,11 @@ def _from_end(size: int, start: int | None, end: int | None) -> tuple[int | None
     start = max(0, size + start) if start is not None and start < 0 else start
     end = max(0, size + end) if end is not None and end < 0 else end
     return start, end
+
+
+def _from_end_needed(start: int | None, end: int | None) -> bool:
+    """Whether a range needs the object's size: counted from the end."""
+    return (start is not None and start < 0) or (end is not None and end < 0) or end is None
 
 
 def _write_attributes(key: str, kwargs: dict) -> tuple[str | None, dict[str, str] | None]:

@@ -14,7 +14,7 @@ from __future__ import annotations
 from dataclasses import dataclass, fields
 from typing import Any
 
-from .driver.engine.config import DEFAULT_PART_SIZE_BYTES, TransferConfig
+from .driver.engine.config import DEFAULT_MAX_WORKERS, DEFAULT_PART_SIZE_BYTES, TransferConfig
 from .driver.exceptions import ConfigurationError
 from .driver.models import OSSConfig, coerce_value
 
@@ -38,15 +38,22 @@ _CONFIG_FIELDS = {f.name for f in fields(OSSConfig)}
 class FilesystemOptions:
     """Settings of the filesystem itself (not of the connection).
 
-    ``block_size`` is both the read-ahead block and the part size of files opened for
-    writing; ``max_workers`` bounds every concurrent operation (bulk ``cat``/``put``/``get``/
-    ``rm``, parts of one transfer); ``rate_limit_bytes_per_s`` and ``resumable`` go to the
-    transfer manager behind ``put_file``/``get_file``.
+    ``block_size`` is the read-ahead block, the first part size of files opened for writing
+    and the smallest part or range of transfers. ``max_workers`` is the filesystem's one
+    budget: the most requests in flight at once, whatever the operations (bulk ``cat``/
+    ``put``/``get``/``rm``, parts and ranges, ``open``); the connection pool is sized to it
+    unless ``max_pool_connections`` is given. ``adaptive_concurrency`` lets the requests in
+    flight move between 2 and ``max_workers`` with the measured throughput and throttling.
+    ``rate_limit_bytes_per_s`` limits every byte the filesystem moves (``rate_limit_scope=
+    "process"`` shares the limit with every filesystem of the process that has the same
+    one); ``resumable`` and ``checkpoint_dir`` make ``put_file``/``get_file`` resumable.
     """
 
     block_size: int = DEFAULT_PART_SIZE_BYTES
-    max_workers: int = 8
+    max_workers: int = DEFAULT_MAX_WORKERS
+    adaptive_concurrency: bool = True
     rate_limit_bytes_per_s: float | None = None
+    rate_limit_scope: str = "filesystem"
     resumable: bool = False
     checkpoint_dir: str | None = None
     version_aware: bool = False
@@ -56,6 +63,8 @@ class FilesystemOptions:
             part_size_bytes=self.block_size,
             max_workers=self.max_workers,
             rate_limit_bytes_per_s=self.rate_limit_bytes_per_s,
+            rate_limit_scope=self.rate_limit_scope,
+            adaptive_concurrency=self.adaptive_concurrency,
             resumable=self.resumable,
             checkpoint_dir=self.checkpoint_dir,
         )
@@ -90,10 +99,12 @@ def parse_storage_options(options: dict[str, Any]) -> tuple[OSSConfig, Filesyste
         raise ConfigurationError(
             f"unknown storage option(s) {', '.join(sorted(unknown))}; known: {', '.join(known)}"
         )
-    config = OSSConfig.from_dict(config_values)
     fs_options = FilesystemOptions(**fs_values)
     if fs_options.block_size < 1 or fs_options.max_workers < 1:
         raise ConfigurationError("block_size and max_workers must be positive")
+    # One connection per request the budget lets run, unless the caller decided otherwise.
+    config_values.setdefault("max_pool_connections", fs_options.max_workers)
+    config = OSSConfig.from_dict(config_values)
     return config, fs_options
 
 

@@ -1,16 +1,25 @@
 """``AWSS3Client``: the boto3 backend, for AWS S3 and any S3-compatible endpoint.
 
+Hot path: with an endpoint configured, GET, HEAD, PUT, UploadPart and ListObjectsV2 do not go
+through boto3's request machinery but through :mod:`.s3_signed_requests`: the same requests,
+signed by botocore's SigV4 signer with the boto3 session's credentials, on one urllib3 pool of
+``max_pool_connections``, sent once each (the transfer engine above owns retries for
+byte-moving work), failing with the very botocore exceptions boto3 would raise. Everything
+else, and everything on AWS's own endpoints (virtual-hosted addressing, region redirects),
+goes through the boto3 client. The pool is built with the boto3 client, once per process.
+
 Decisions: a custom endpoint uses path-style addressing (what S3-compatible servers expect);
 AWS itself uses boto3's automatic choice. Checksums beyond Content-MD5 are computed only when
 an operation requires them (``when_required``), because many S3-compatible servers do not
 understand the newer trailing-checksum uploads. boto3's "standard" retry mode retries
-connection errors, 5xx and throttling ``max_retries`` times. Without access keys in the
-config, boto3's own credential chain (environment, profile, instance role) applies.
+connection errors, 5xx and throttling ``max_retries`` times (on the hot path: not at all).
+Without access keys in the config, boto3's own credential chain (environment, profile,
+instance role) applies, to the hot path too.
 
 Integrity: every PUT and part carries Content-MD5, which the server verifies. A read of a
 whole object asks for the stored checksum (``ChecksumMode=ENABLED``): when the object has one
-(it was uploaded with an ``x-amz-checksum-*``), the server sends it and botocore checks the
-bytes received against it at the end of the body (a mismatch is an
+(it was uploaded with an ``x-amz-checksum-*``), the server sends it and the bytes received are
+checked against it at the end of the body, as botocore checks them (a mismatch is an
 :class:`~.exceptions.IntegrityError`); when it has none nothing is sent and nothing costs more.
 Ranged reads do not ask: S3 returns no checksum for a range. SeaweedFS accepts the header and
 answers as AWS does (tried on 4.48). ETags are never compared with MD5s.
@@ -23,15 +32,22 @@ SeaweedFS enforces all three (412 PreconditionFailed).
 
 from __future__ import annotations
 
+import os
+import weakref
 from collections.abc import Iterator
 from typing import Any
 
 import boto3
 import botocore.exceptions as boto_errors
+import botocore.session
 from botocore.config import Config as BotoConfig
+from botocore.credentials import Credentials
+from botocore.httpsession import ProxyConfiguration, get_cert_path
+from botocore.utils import get_environ_proxies
 
 from . import exceptions as errors
 from .base_oss import BaseOSSClient, ObjectResponse, in_version_order, object_size
+from .s3_signed_requests import S3SignedRequests
 from .types import (
     BucketInfo,
     DeleteFailure,
@@ -66,6 +82,13 @@ class AWSS3Client(BaseOSSClient):
 
     provider = "s3"
 
+    def _forget_sdk_client(self) -> None:
+        super()._forget_sdk_client()
+        # The hot-path pool of each boto3 client this object built (in this process).
+        self._signed_requests: weakref.WeakKeyDictionary[Any, S3SignedRequests] = (
+            weakref.WeakKeyDictionary()
+        )
+
     def _create_sdk_client(self) -> Any:
         config = self.config
         proxies = {"http": config.proxy, "https": config.proxy} if config.proxy else None
@@ -82,8 +105,9 @@ class AWSS3Client(BaseOSSClient):
             response_checksum_validation="when_required",
         )
         # A private session: boto3's default session is not safe to share across threads.
-        session = boto3.session.Session()
-        return session.client(
+        core_session = botocore.session.get_session()
+        session = boto3.session.Session(botocore_session=core_session)
+        client = session.client(
             "s3",
             endpoint_url=config.endpoint_url,
             aws_access_key_id=config.access_key,
@@ -91,9 +115,59 @@ class AWSS3Client(BaseOSSClient):
             aws_session_token=config.session_token,
             config=boto_config,
         )
+        if config.endpoint_url:
+            self._signed_requests[client] = self._create_signed_requests(core_session, client)
+        return client
+
+    def _create_signed_requests(self, core_session: Any, client: Any) -> S3SignedRequests:
+        """The hot path's pool and signer, configured as boto3 configures ``client``: the same
+        credentials object, region, timeouts, pool size, proxy and CA bundle."""
+        config = self.config
+        if config.access_key is not None and config.secret_key is not None:
+            credentials = Credentials(config.access_key, config.secret_key, config.session_token)
+        else:
+            credentials = core_session.get_credentials()  # the object the client signs with
+        endpoint_url = client.meta.endpoint_url
+        proxies = (
+            {"http": config.proxy, "https": config.proxy} if config.proxy
+            else get_environ_proxies(endpoint_url)
+        )
+        proxy_config = ProxyConfiguration(proxies=proxies)
+        proxy_url = proxy_config.proxy_url_for(endpoint_url)
+        verify = (
+            core_session.get_config_variable("ca_bundle")
+            or os.environ.get("REQUESTS_CA_BUNDLE")
+            or True
+        )
+        return S3SignedRequests(
+            endpoint_url,
+            client.meta.region_name,
+            credentials,
+            client,
+            connect_timeout_s=config.connect_timeout_s,
+            read_timeout_s=config.read_timeout_s,
+            max_pool_connections=config.max_pool_connections,
+            proxy_url=proxy_url,
+            proxy_headers=proxy_config.proxy_headers_for(proxy_url) if proxy_url else None,
+            ca_certs=get_cert_path(verify),
+        )
 
     def _close_sdk_client(self, client: Any) -> None:
         client.close()
+        signed = self._signed_requests.pop(client, None)
+        if signed is not None:
+            signed.close()
+
+    @property
+    def _signed(self) -> S3SignedRequests | None:
+        """The hot path of this process's SDK client, or ``None`` without an endpoint."""
+        if not self.config.endpoint:
+            return None
+        while True:
+            signed = self._signed_requests.get(self.sdk)
+            if signed is not None:
+                return signed
+            # close() ran between creating the client and this lookup: build afresh.
 
     def _error_details(self, exc: Exception) -> errors.ErrorDetails | None:
         if isinstance(exc, boto_errors.ClientError):
@@ -128,6 +202,9 @@ class AWSS3Client(BaseOSSClient):
     def _put_object(
         self, bucket, key, data, content_type, metadata, md5, overwrite
     ) -> WriteResult:
+        signed = self._signed
+        if signed is not None:
+            return signed.put_object(bucket, key, data, content_type, metadata, md5, overwrite)
         extra = {"ContentType": content_type} if content_type else {}
         if not overwrite:
             extra["IfNoneMatch"] = "*"
@@ -137,6 +214,9 @@ class AWSS3Client(BaseOSSClient):
         return WriteResult(bucket, key, _etag(response.get("ETag")), response.get("VersionId"))
 
     def _open_object(self, bucket, key, start, end, if_match, version_id) -> ObjectResponse:
+        signed = self._signed
+        if signed is not None:
+            return signed.get_object(bucket, key, start, end, if_match, version_id)
         extra = {}
         if start or end is not None:
             extra["Range"] = f"bytes={start}-{'' if end is None else end - 1}"
@@ -155,6 +235,9 @@ class AWSS3Client(BaseOSSClient):
         )
 
     def _head_object(self, bucket, key, version_id) -> ObjectInfo:
+        signed = self._signed
+        if signed is not None:
+            return signed.head_object(bucket, key, version_id)
         extra = {} if version_id is None else {"VersionId": version_id}
         response = self.sdk.head_object(Bucket=bucket, Key=key, **extra)
         return ObjectInfo(
@@ -202,6 +285,21 @@ class AWSS3Client(BaseOSSClient):
         )
 
     def _list_objects(self, bucket, prefix, delimiter, start_after, page_size):
+        signed = self._signed
+        if signed is None:
+            yield from self._list_objects_boto3(bucket, prefix, delimiter, start_after, page_size)
+            return
+        token = None
+        while True:
+            entries, token = signed.list_objects_page(
+                bucket, prefix, delimiter, start_after, page_size, token
+            )
+            entries.sort(key=lambda entry: entry.key)
+            yield from entries
+            if token is None:
+                return
+
+    def _list_objects_boto3(self, bucket, prefix, delimiter, start_after, page_size):
         request: dict[str, Any] = {"Bucket": bucket, "Prefix": prefix, "MaxKeys": page_size}
         if delimiter:
             request["Delimiter"] = delimiter
@@ -272,6 +370,9 @@ class AWSS3Client(BaseOSSClient):
         return response["UploadId"]
 
     def _upload_part(self, bucket, key, upload_id, part_number, data, md5) -> PartInfo:
+        signed = self._signed
+        if signed is not None:
+            return signed.upload_part(bucket, key, upload_id, part_number, data, md5)
         response = self.sdk.upload_part(
             Bucket=bucket,
             Key=key,

@@ -40,7 +40,6 @@ import io
 import ipaddress
 import json
 import os
-import tempfile
 import threading
 import weakref
 from abc import ABC, abstractmethod
@@ -130,6 +129,14 @@ class ObjectReader(io.RawIOBase):
 
     def readable(self) -> bool:
         return True
+
+    def read(self, size: int = -1, /) -> bytes:
+        """Up to ``size`` bytes (all that is left if negative), straight from the body: for
+        a known length this is one allocation, with no copy through a buffer."""
+        if self._body is None:
+            return b""
+        with self._translate():
+            return self._body.read(size) if size is not None and size >= 0 else self._body.read()
 
     def readinto(self, buffer) -> int:
         if self._body is None:
@@ -262,40 +269,19 @@ class BaseOSSClient(ABC):
         metadata: dict[str, str] | None = None,
         part_size: int = DEFAULT_STREAM_PART_SIZE_BYTES,
     ) -> WriteResult:
-        """Upload a readable stream of any length, holding at most two parts in memory.
+        """Upload a readable stream of any length through the transfer engine, one part in
+        flight at a time (memory: about two parts).
 
         A stream shorter than two parts' worth goes up in one request; a longer one as a
-        server-side multipart upload, one part at a time, which is aborted if anything fails
-        so that no object and no orphaned parts remain. For concurrent, resumable uploads of
-        large files use the transfer manager.
+        server-side multipart upload, aborted if anything fails so that no object and no
+        orphaned parts remain. For concurrent, resumable uploads use the transfer manager.
         """
         self._check_object(bucket, key)
         self._check_part_size(part_size)
-        current = _read_full(stream, part_size)
-        following = _read_full(stream, part_size) if len(current) == part_size else b""
-        if not following:
-            return self.put_object(
-                bucket, key, current, content_type=content_type, metadata=metadata
-            )
-        upload_id = self.create_multipart_upload(
-            bucket, key, content_type=content_type, metadata=metadata
-        )
-        try:
-            parts = []
-            while current:
-                if len(parts) == self.capabilities.max_parts:
-                    raise errors.UploadError(
-                        f"stream needs more than {self.capabilities.max_parts} parts of "
-                        f"{part_size} bytes; pass a larger part_size",
-                        operation="put_stream", bucket=bucket, key=key,
-                    )
-                parts.append(self.upload_part(bucket, key, upload_id, len(parts) + 1, current))
-                current, following = following, _read_full(stream, part_size)
-            return self.complete_multipart_upload(bucket, key, upload_id, parts)
-        except BaseException:
-            with contextlib.suppress(errors.OSSError):
-                self.abort_multipart_upload(bucket, key, upload_id)
-            raise
+        with _one_at_a_time(part_size) as transfers:
+            result = transfers.upload_stream(self, stream, key, bucket=bucket,
+                                             content_type=content_type, metadata=metadata)
+        return WriteResult(bucket, key, result.etag)
 
     def put_file(
         self,
@@ -307,15 +293,14 @@ class BaseOSSClient(ABC):
         metadata: dict[str, str] | None = None,
         part_size: int = DEFAULT_STREAM_PART_SIZE_BYTES,
     ) -> WriteResult:
-        """Upload a local file (see :meth:`put_stream`); the part size grows if the file needs
-        more than the provider's maximum number of parts."""
-        size = os.path.getsize(path)
-        part_size = max(part_size, -(-size // self.capabilities.max_parts))
-        with open(path, "rb") as stream:
-            return self.put_stream(
-                bucket, key, stream,
-                content_type=content_type, metadata=metadata, part_size=part_size,
-            )
+        """Upload a local file through the transfer engine, one part in flight at a time; the
+        part size grows if the file needs more than the provider's maximum number of parts."""
+        self._check_object(bucket, key)
+        self._check_part_size(part_size)
+        with _one_at_a_time(part_size) as transfers:
+            result = transfers.upload_file(self, path, key, bucket=bucket,
+                                           content_type=content_type, metadata=metadata)
+        return WriteResult(bucket, key, result.etag)
 
     def get_object(
         self,
@@ -391,25 +376,11 @@ class BaseOSSClient(ABC):
     def get_file(
         self, bucket: str, key: str, path: str | os.PathLike[str]
     ) -> int:
-        """Download to ``path`` atomically and return the number of bytes written.
-
-        The bytes go to a temporary file in the destination directory, renamed over ``path``
-        only once complete; a failed download leaves nothing under ``path``.
-        """
-        directory = os.path.dirname(os.path.abspath(path))
-        fd, temp_path = tempfile.mkstemp(prefix=".download-", suffix=".part", dir=directory)
-        try:
-            with os.fdopen(fd, "wb") as target, self.get_object_stream(bucket, key) as source:
-                written = 0
-                while chunk := source.read(_READ_BUFFER_BYTES):
-                    target.write(chunk)
-                    written += len(chunk)
-            os.replace(temp_path, path)
-            return written
-        except BaseException:
-            with contextlib.suppress(FileNotFoundError):
-                os.unlink(temp_path)
-            raise
+        """Download to ``path`` atomically through the transfer engine and return the number
+        of bytes written; a failed download leaves nothing under ``path``."""
+        self._check_object(bucket, key)
+        with _one_at_a_time(DEFAULT_STREAM_PART_SIZE_BYTES) as transfers:
+            return transfers.download_file(self, key, path, bucket=bucket).size
 
     def head_object(
         self, bucket: str, key: str, *, version_id: str | None = None
@@ -1041,6 +1012,19 @@ def in_version_order(entries: Iterable[ObjectInfo]) -> list[ObjectInfo]:
         return entry.key, not entry.is_latest, -modified
 
     return sorted(entries, key=order)
+
+
+@contextlib.contextmanager
+def _one_at_a_time(part_size: int) -> Iterator[Any]:
+    """A transfer manager for the file helpers above: the engine's one data path (retries,
+    verification, progress), with one request in flight, its threads released afterwards.
+
+    Imported here, not at the top: the engine is built on this interface."""
+    from .transfer_manager import TransferManager
+
+    with TransferManager(max_workers=1, part_size_bytes=part_size,
+                         adaptive_concurrency=False) as transfers:
+        yield transfers
 
 
 def _read_full(stream: BinaryIO, size: int) -> bytes:

@@ -1,20 +1,20 @@
-"""``TransferManager``: concurrent, resumable, verified, rate-limited transfers.
+"""``TransferManager``: the entry point to the one data path every byte takes.
 
-The manager is the entry point; the work is done by small pieces beside it:
-``upload.py`` / ``download.py`` (strategies per source kind), ``transfer_job.py`` (the worker
-pool, retries, rate limit and checkpoints they share), ``retry.py``, ``bandwidth.py``,
-``checkpoint.py``, ``transfer_control.py`` (pause / resume / cancel) and ``callbacks.py``
-(progress). It talks only to :class:`~.base_oss.BaseOSSClient`, so every backend gets the same
-behaviour, and a backend's limits (minimum part size, maximum part count) come from its
-``capabilities``.
+Uploads, downloads, reads (whole objects, ranges, many ranges), ``open`` writes and copies all
+go through the engine in :mod:`fsspec_unified.driver.engine`: one implementation of parts,
+ranges, retries, verification, rate limit and progress. The manager owns the engine's
+:class:`~.engine.scheduler.RequestScheduler`, so everything one manager (or the filesystem
+that holds it) does shares one budget of requests in flight and one rate limit. It talks only
+to :class:`~.base_oss.BaseOSSClient`, so every backend gets the same behaviour, and a backend's
+limits (minimum part size, maximum part count) come from its ``capabilities``.
 
 ``upload_file`` / ``upload_stream`` / ``download_file`` block until done; the ``submit_*``
 variants run in the background and return a :class:`TransferHandle` to pause, resume, cancel
 or wait on. The bucket defaults to the client's ``OSSConfig.bucket_name``.
 
-The background executor belongs to one process: a manager used before ``os.fork()`` builds a
-new one in the child on first use (its parent's worker threads do not exist there, and work
-handed to the inherited executor would never run).
+The background executor and the scheduler's threads belong to one process: a manager used
+before ``os.fork()`` builds new ones in the child on first use (its parent's threads do not
+exist there, and work handed to them would never run).
 """
 
 from __future__ import annotations
@@ -24,7 +24,7 @@ import threading
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import replace
-from typing import Any, BinaryIO
+from typing import Any, BinaryIO, TypeVar
 
 from .base_oss import BaseOSSClient
 from .callbacks import as_progress_callback
@@ -35,10 +35,25 @@ from .engine.config import (
     TransferResult,
 )
 from .engine.control import TransferControl, TransferHandle
+from .engine.copies import copy_object
 from .engine.downloads import FileDownload
+from .engine.operation import Operation
+from .engine.reads import Sink, read_object, read_range, read_ranges
 from .engine.retry import RetryPolicy
-from .engine.uploads import FileUpload, PartBodyHook, StreamUpload, UploadJob
+from .engine.scheduler import RequestScheduler
+from .engine.uploads import (
+    FileUpload,
+    MultipartWrite,
+    PartBodyHook,
+    UploadOperation,
+    upload_bytes,
+    upload_stream,
+)
 from .exceptions import ConfigurationError
+from .types import ObjectInfo
+
+T = TypeVar("T")
+R = TypeVar("R")
 
 
 class TransferManager:
@@ -54,12 +69,19 @@ class TransferManager:
 
     def __init__(self, config: TransferConfig | None = None, **overrides: Any) -> None:
         self.config = replace(config or TransferConfig(), **overrides)
+        self.scheduler = RequestScheduler(
+            self.config.max_workers,
+            rate_limit_bytes_per_s=self.config.rate_limit_bytes_per_s,
+            rate_limit_scope=self.config.rate_limit_scope,
+            adaptive=self.config.adaptive_concurrency,
+            initial_concurrency=self.config.initial_concurrency,
+        )
         self._background: ThreadPoolExecutor | None = None
         self._background_pid: int | None = None
         #: See :data:`fsspec_unified.driver.engine.uploads.PartBodyHook` (tests only).
         self.part_body_hook: PartBodyHook | None = None
 
-    # -- blocking entry points -----------------------------------------------------------
+    # -- uploads -------------------------------------------------------------------------
 
     def upload_file(
         self,
@@ -81,11 +103,9 @@ class TransferManager:
         writers cannot both succeed. A resumable upload of a file that another transfer is
         uploading raises ``TransferInProgressError``.
         """
-        job = self._upload_job(
-            FileUpload, client, object_name, bucket, progress_callback, control, content_type,
-            metadata, overwrite,
-        )
-        return job.run(local_file)
+        op = self.upload_operation(client, object_name, bucket, progress_callback, control,
+                                   content_type, metadata, overwrite, job_class=FileUpload)
+        return op.run(local_file)
 
     def upload_stream(
         self,
@@ -106,11 +126,64 @@ class TransferManager:
         ``size_hint`` is the total reported to progress callbacks, if known; ``overwrite`` as
         in :meth:`upload_file`.
         """
-        job = self._upload_job(
-            StreamUpload, client, object_name, bucket, progress_callback, control,
-            content_type, metadata, overwrite,
-        )
-        return job.run(stream, size_hint)
+        op = self.upload_operation(client, object_name, bucket, progress_callback, control,
+                                   content_type, metadata, overwrite)
+        op.start_tracking(size_hint)
+        return upload_stream(op, stream)
+
+    def upload_bytes(
+        self,
+        client: BaseOSSClient,
+        data: bytes | bytearray | memoryview,
+        object_name: str,
+        progress_callback: Any = None,
+        *,
+        bucket: str | None = None,
+        content_type: str | None = None,
+        metadata: dict[str, str] | None = None,
+        overwrite: bool = True,
+    ) -> TransferResult:
+        """Store bytes already in memory: one PUT when they fit one part, else parts sliced
+        without copying, sent concurrently."""
+        op = self.upload_operation(client, object_name, bucket, progress_callback, None,
+                                   content_type, metadata, overwrite)
+        op.start_tracking(len(data))
+        return upload_bytes(op, data)
+
+    def open_write(
+        self,
+        client: BaseOSSClient,
+        object_name: str,
+        progress_callback: Any = None,
+        *,
+        bucket: str | None = None,
+        content_type: str | None = None,
+        metadata: dict[str, str] | None = None,
+        overwrite: bool = True,
+    ) -> MultipartWrite:
+        """A :class:`~.engine.uploads.MultipartWrite` for bytes pushed part by part (what
+        ``open("wb")`` uses); its operation's :meth:`put_single` sends a small object."""
+        op = self.upload_operation(client, object_name, bucket, progress_callback, None,
+                                   content_type, metadata, overwrite)
+        return MultipartWrite(op)
+
+    def copy(
+        self,
+        client: BaseOSSClient,
+        src_bucket: str,
+        source: ObjectInfo,
+        object_name: str,
+        progress_callback: Any = None,
+        *,
+        bucket: str | None = None,
+    ) -> TransferResult:
+        """Server-side copy of ``source`` (a HEAD of it) to ``object_name``; parts above the
+        provider's single-copy limit, keeping its content type and metadata."""
+        op = self.upload_operation(client, object_name, bucket, progress_callback, None,
+                                   None, None, True)
+        return copy_object(op, src_bucket, source)
+
+    # -- downloads and reads -------------------------------------------------------------
 
     def download_file(
         self,
@@ -126,16 +199,85 @@ class TransferManager:
         """Download an object (or the version ``version_id``) to a local file with parallel
         ranged GETs, atomically.
 
-        Every range is pinned to the ETag the first HEAD saw: if the object is replaced
+        Every range is pinned to the ETag the first response gave: if the object is replaced
         meanwhile, ``ConcurrentModificationError`` is raised and nothing appears under
         ``local_file``.
         """
-        job = FileDownload(
-            self.config, client, self._bucket(client, bucket), object_name,
-            as_progress_callback(progress_callback), control or TransferControl(),
-        )
-        job.version_id = version_id
-        return job.run(local_file)
+        op = self._operation(FileDownload, client, object_name, bucket, progress_callback,
+                             control)
+        op.version_id = version_id
+        return op.run(local_file)
+
+    def download_to(
+        self,
+        client: BaseOSSClient,
+        object_name: str,
+        sink: Sink,
+        progress_callback: Any = None,
+        *,
+        bucket: str | None = None,
+        version_id: str | None = None,
+    ) -> int:
+        """Stream the object into ``sink(offset, chunk)`` in order, with one GET (resumed
+        mid-body, pinned, if the connection drops); returns the object's size."""
+        op = self._operation(Operation, client, object_name, bucket, progress_callback, None)
+
+        def start_tracking(seen) -> None:
+            op.start_tracking(seen.size or 0)
+
+        seen = read_range(op, 0, None, sink, version_id=version_id, chunk_bytes=1024 * 1024,
+                          report=lambda size: op.tracker.update(size), on_open=start_tracking)
+        op.tracker.finish()
+        return seen.size or 0
+
+    def read(
+        self,
+        client: BaseOSSClient,
+        object_name: str,
+        start: int = 0,
+        end: int | None = None,
+        *,
+        bucket: str | None = None,
+        if_match: str | None = None,
+        version_id: str | None = None,
+        progress_callback: Any = None,
+    ) -> bytes:
+        """Bytes ``[start, end)`` of an object (``end=None``: to its end): one GET when they
+        fit one range, else concurrent ranged GETs, all pinned to one ETag (``if_match``, or
+        the first response's)."""
+        op = self._operation(Operation, client, object_name, bucket, progress_callback, None)
+        callback = None if progress_callback is None else op.tracker.update
+        return read_object(op, start, end, etag=if_match, version_id=version_id,
+                           report=callback)
+
+    def read_ranges(
+        self,
+        client: BaseOSSClient,
+        object_name: str,
+        ranges: list[tuple[int, int]],
+        *,
+        bucket: str | None = None,
+        if_match: str | None = None,
+        version_id: str | None = None,
+    ) -> list[bytes]:
+        """Several ``[start, end)`` ranges of one object, in order: nearby ranges merged into
+        one request, the requests concurrent, all pinned to one ETag."""
+        op = self._operation(Operation, client, object_name, bucket, None, None)
+        return read_ranges(op, ranges, etag=if_match, version_id=version_id)
+
+    # -- bulk operations -----------------------------------------------------------------
+
+    def map(self, function: Callable[[T], R], items: list[T]) -> list[R]:
+        """``function`` over ``items`` concurrently (one object's transfer each), results in
+        order; every request they send shares this manager's budget."""
+        return self.scheduler.map(function, items)
+
+    def request(self, client: BaseOSSClient, send: Callable[[], R], description: str, *,
+                bucket: str = "", key: str = "") -> R:
+        """One request of any kind (a HEAD, a listing page, a delete batch) under the retry
+        policy and within the budget."""
+        op = Operation(self.scheduler, self.config, client, bucket, key)
+        return op.request(send, description)
 
     # -- background entry points ---------------------------------------------------------
 
@@ -154,6 +296,7 @@ class TransferManager:
             owned = self._background_pid == os.getpid()
         if executor is not None and owned:
             executor.shutdown(wait=True)
+        self.scheduler.shutdown()
 
     def __enter__(self) -> TransferManager:
         return self
@@ -187,20 +330,26 @@ class TransferManager:
             )
         return bucket
 
-    def _upload_job(
-        self, job_class: type[UploadJob], client: BaseOSSClient, object_name: str,
-        bucket: str | None, progress_callback: Any, control: TransferControl | None,
-        content_type: str | None, metadata: dict[str, str] | None, overwrite: bool,
-    ) -> UploadJob:
-        job = job_class(
-            self.config, client, self._bucket(client, bucket), object_name,
+    def _operation(self, op_class: type[Operation], client: BaseOSSClient, object_name: str,
+                   bucket: str | None, progress_callback: Any,
+                   control: TransferControl | None):
+        return op_class(
+            self.scheduler, self.config, client, self._bucket(client, bucket), object_name,
             as_progress_callback(progress_callback), control or TransferControl(),
         )
-        job.content_type = content_type
-        job.metadata = metadata
-        job.part_body_hook = self.part_body_hook
-        job.overwrite = overwrite
-        return job
+
+    def upload_operation(
+        self, client: BaseOSSClient, object_name: str, bucket: str | None,
+        progress_callback: Any, control: TransferControl | None, content_type: str | None,
+        metadata: dict[str, str] | None, overwrite: bool,
+        job_class: type[UploadOperation] = UploadOperation,
+    ) -> UploadOperation:
+        op = self._operation(job_class, client, object_name, bucket, progress_callback, control)
+        op.content_type = content_type
+        op.metadata = metadata
+        op.part_body_hook = self.part_body_hook
+        op.overwrite = overwrite
+        return op
 
 
 class _ForkGuard:

@@ -85,20 +85,21 @@ def test_filesystem_used_before_fork_reads_correctly_in_forked_pool(store, root,
 # -- reads pin the object --------------------------------------------------------------------
 
 
-def replace_before_first_get(monkeypatch, fs, client, bucket, key, new_data):
-    """Replace the object (a real PUT) just before the filesystem's first GET is sent."""
-    real_get = fs.client.get_object
+def replace_after_first_get(monkeypatch, fs, client, bucket, key, new_data):
+    """Replace the object (a real PUT) once the filesystem's first GET was sent, before the
+    second: the ranges after the first must not read the new bytes."""
+    real_open = fs.client.open_object
     lock = threading.Lock()
-    state = {"replaced": False}
+    state = {"gets": 0}
 
-    def get_object(*args, **kwargs):
+    def open_object(*args, **kwargs):
         with lock:
-            if not state["replaced"]:
+            state["gets"] += 1
+            if state["gets"] == 2:
                 client.put_object(bucket, key, new_data)
-                state["replaced"] = True
-        return real_get(*args, **kwargs)
+        return real_open(*args, **kwargs)
 
-    monkeypatch.setattr(fs.client, "get_object", get_object)
+    monkeypatch.setattr(fs.client, "open_object", open_object)
 
 
 @pytest.mark.parametrize("on_error", ["return", "raise"])
@@ -113,15 +114,16 @@ def test_cat_ranges_of_an_object_replaced_between_ranges_fail(
     assert fs.cat_ranges([path, f"{root}/other.bin", path, f"{root}/missing"],
                          [0, 10, -100, 0], [10, 20, None, 5])[:3] == [
         data[:10], data[::-1][10:20], data[-100:]]
-    replace_before_first_get(monkeypatch, fs, client, fs_bucket, path.split("/", 1)[1],
-                             pattern_bytes(4000, seed=2))
-    paths, starts, ends = [path] * 4, [0, 1000, 2000, 3000], [1000, 2000, 3000, 4000]
+    replace_after_first_get(monkeypatch, fs, client, fs_bucket, path.split("/", 1)[1],
+                            pattern_bytes(4000, seed=2))
+    # Apart, and not merged (max_gap=0): one request per range.
+    paths, starts, ends = [path] * 4, [0, 1000, 2000, 3000], [900, 1900, 2900, 3900]
     if on_error == "raise":
         with pytest.raises(ConcurrentModificationError) as caught:
-            fs.cat_ranges(paths, starts, ends, on_error="raise")
+            fs.cat_ranges(paths, starts, ends, on_error="raise", max_gap=0)
         assert isinstance(caught.value, OSError)
         return
-    results = fs.cat_ranges(paths, starts, ends, on_error="return")
+    results = fs.cat_ranges(paths, starts, ends, on_error="return", max_gap=0)
     assert all(isinstance(result, ConcurrentModificationError) for result in results), results
 
 

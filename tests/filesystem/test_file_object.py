@@ -201,7 +201,8 @@ def test_commit_and_discard_by_hand_with_autocommit_off(ufs, root, client):
 def refused_fs(store):
     """A filesystem on the same server with a wrong secret: every request it makes is refused.
 
-    Handing it to an open file makes that file's abort fail over HTTP (403)."""
+    Handing its client to an open file's upload makes that file's abort fail over HTTP
+    (403)."""
     return fsspec.filesystem("unified", skip_instance_cache=True,
                              **storage_options(store, secret="not-the-secret"))
 
@@ -212,10 +213,9 @@ def test_exception_inside_open_survives_a_failing_abort(ufs, root, client, refus
         path, "wb", block_size=5 * MIB
     ) as handle:
         handle.write(pattern_bytes(6 * MIB, seed=11))  # starts the multipart upload
-        upload_id = handle._upload_id
-        for part in handle._parts:
-            part.result()
-        handle.fs = refused_fs  # the file's own abort will be refused
+        upload_id = handle._writer.upload_id
+        handle._writer.parts()  # the part is on the server
+        handle._writer.op.client = refused_fs.client  # the file's own abort will be refused
         raise RuntimeError("original")
     assert uploads_left(client, ufs, root) != []  # the abort really failed
     client.abort_multipart_upload(*ufs.split_path(path), upload_id)
@@ -227,8 +227,8 @@ def test_exception_inside_transaction_survives_a_failing_abort(ufs, root, client
     with pytest.raises(RuntimeError, match="original"), ufs.transaction:
         with ufs.open(path, "wb", block_size=5 * MIB) as handle:
             handle.write(pattern_bytes(6 * MIB, seed=12))
-        upload_id = handle._upload_id
-        handle.fs = refused_fs
+        upload_id = handle._writer.upload_id
+        handle._writer.op.client = refused_fs.client
         raise RuntimeError("original")
     assert uploads_left(client, ufs, root) != []
     client.abort_multipart_upload(*ufs.split_path(path), upload_id)
@@ -240,8 +240,8 @@ def test_discard_by_hand_raises_a_failing_abort(ufs, root, client, refused_fs):
     handle = ufs.open(path, "wb", block_size=5 * MIB, autocommit=False)
     handle.write(pattern_bytes(6 * MIB, seed=13))
     handle.close()
-    upload_id = handle._upload_id
-    handle.fs = refused_fs
+    upload_id = handle._writer.upload_id
+    handle._writer.op.client = refused_fs.client
     with pytest.raises(PermissionError):
         handle.discard()  # nothing else is propagating: the failure is the caller's to see
     client.abort_multipart_upload(*ufs.split_path(path), upload_id)

@@ -206,12 +206,13 @@ def test_get_file_into_outfile_and_file_like_destinations(ufs, root, tmp_path):
     assert not (tmp_path / "unused.bin").exists()
 
 
-def test_get_file_of_an_object_is_one_head_and_its_gets(ufs, root, tmp_path, monkeypatch):
-    """No isdir probe before a download: the download's own HEAD tells file from directory."""
+def test_get_file_of_a_small_object_is_one_get(ufs, root, tmp_path, monkeypatch):
+    """No isdir probe and no HEAD before a download: its first GET tells file from directory
+    and gives the size and ETag; an object within one range costs that one request."""
     data = pattern_bytes(2 * MIB, seed=6)
     ufs.pipe({f"{root}/d/f.bin": data, f"{root}/d/sub/g.bin": b"g"})
     calls: list[str] = []
-    for name in ("head_object", "list_objects", "get_object_stream"):
+    for name in ("head_object", "list_objects", "open_object", "get_object_stream"):
         original = getattr(ufs.client, name)
 
         def spy(*args, _name=name, _original=original, **kwargs):
@@ -221,7 +222,7 @@ def test_get_file_of_an_object_is_one_head_and_its_gets(ufs, root, tmp_path, mon
         monkeypatch.setattr(ufs.client, name, spy)
     ufs.get_file(f"{root}/d/f.bin", str(tmp_path / "f.bin"))
     assert (tmp_path / "f.bin").read_bytes() == data
-    assert calls.count("head_object") == 1 and "list_objects" not in calls, calls
+    assert calls == ["open_object"], calls
     ufs.get_file(f"{root}/d/sub", str(tmp_path / "sub"))  # a directory is made locally
     assert (tmp_path / "sub").is_dir()
     with pytest.raises(FileNotFoundError):

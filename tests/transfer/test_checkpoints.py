@@ -23,8 +23,9 @@ from fsspec_unified.driver.callbacks import ProgressCallback
 from fsspec_unified.driver.engine.checkpoint import CheckpointStore
 from fsspec_unified.driver.engine.config import TransferConfig
 from fsspec_unified.driver.engine.control import TransferControl
-from fsspec_unified.driver.engine.operation import TransferJob
+from fsspec_unified.driver.engine.operation import Operation
 from fsspec_unified.driver.engine.retry import RetryPolicy
+from fsspec_unified.driver.engine.scheduler import RequestScheduler
 from fsspec_unified.driver.models import TransferProgress
 from fsspec_unified.driver.transfer_manager import TransferManager
 from fsspec_unified.driver.types import MIB
@@ -188,8 +189,9 @@ def _bytes_written_by_this_process() -> int:
 @pytest.mark.skipif(not os.path.exists("/proc/self/io"), reason="needs Linux /proc/self/io")
 def test_checkpoint_writes_grow_linearly_with_the_number_of_parts(tmp_path):
     parts = 2000
-    job = TransferJob(TransferConfig(resumable=True, checkpoint_dir=tmp_path / "c"), None,
-                      "bucket", "key", None, TransferControl())
+    job = Operation(RequestScheduler(1),
+                    TransferConfig(resumable=True, checkpoint_dir=tmp_path / "c"), None,
+                    "bucket", "key", None, TransferControl())
     checkpoint = job.store.path_for(kind="upload", key="key", local_path="/x")
     progress = TransferProgress(total_size=parts * PART, kind="upload", bucket="bucket",
                                 key="key", upload_id="u" * 64, part_size=PART)

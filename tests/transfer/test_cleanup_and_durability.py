@@ -23,7 +23,8 @@ from fsspec_unified.driver.engine.checkpoint import CheckpointStore
 from fsspec_unified.driver.engine.config import TransferConfig
 from fsspec_unified.driver.engine.control import TransferControl
 from fsspec_unified.driver.engine.retry import RetryPolicy
-from fsspec_unified.driver.engine.uploads import UploadJob
+from fsspec_unified.driver.engine.scheduler import RequestScheduler
+from fsspec_unified.driver.engine.uploads import UploadOperation
 from fsspec_unified.driver.transfer_manager import TransferManager
 from fsspec_unified.driver.types import MIB
 from tests.helpers import pattern_bytes
@@ -192,8 +193,8 @@ def test_a_download_whose_cleanup_fails_reports_its_own_error(
 
     original = (exceptions.AuthenticationError("the key was revoked", status=403)
                 if failing_step == "save" else exceptions.ConnectionError("reset"))
-    monkeypatch.setattr(client, "get_object_stream",
-                        _fail_on_call(client.get_object_stream, 2, original, break_cleanup))
+    monkeypatch.setattr(client, "open_object",
+                        _fail_on_call(client.open_object, 2, original, break_cleanup))
     out = tmp_path / "out"
     out.mkdir()
     expected = (exceptions.AuthenticationError if failing_step == "save"
@@ -240,9 +241,9 @@ def test_cancel_aborts_the_upload_even_when_the_first_abort_fails(
 # -- 4. an upload gone before the first Complete never adopts another object ---------------------
 
 
-def _upload_job(client, bucket, key) -> UploadJob:
-    return UploadJob(TransferConfig(retry_policy=FAST_RETRIES), client, bucket, key, None,
-                     TransferControl())
+def _upload_job(client, bucket, key) -> UploadOperation:
+    return UploadOperation(RequestScheduler(2), TransferConfig(retry_policy=FAST_RETRIES),
+                           client, bucket, key, None, TransferControl())
 
 
 def _one_part_upload(client, bucket, key, body):

@@ -104,7 +104,8 @@ def test_upload_survives_a_server_restart(tmp_path, provider_name):
         client = create_client(server.config(provider_name, **overrides))
         client.create_bucket("restart")
         manager = TransferManager(
-            rate_limit_bytes_per_s=8 * MIB, resumable=True, checkpoint_dir=tmp_path / "c",
+            part_size_bytes=5 * MIB, rate_limit_bytes_per_s=8 * MIB, resumable=True,
+            checkpoint_dir=tmp_path / "c",
             retry_policy=RetryPolicy(max_attempts=40, base_delay_s=0.2, max_delay_s=1.0),
             max_workers=2,
         )

@@ -39,10 +39,15 @@ class Recorder(ProgressCallback):
             self.calls.append((bytes_transferred, total_bytes))
 
 
+#: The part size the part counts below are worked out for.
+PART = 5 * MIB
+
+
 @pytest.fixture
 def manager(tmp_path):
     with TransferManager(
-        checkpoint_dir=tmp_path / "checkpoints", retry_policy=FAST_RETRIES
+        checkpoint_dir=tmp_path / "checkpoints", retry_policy=FAST_RETRIES,
+        part_size_bytes=PART,
     ) as transfer_manager:
         yield transfer_manager
 
@@ -197,7 +202,7 @@ def _client_threads() -> int:
 
 def test_threads_and_file_handles_are_released(client, bucket, prefix, source_file, tmp_path):
     path, _ = source_file(16 * MIB, seed=18)
-    manager = TransferManager(max_workers=4)
+    manager = TransferManager(part_size_bytes=PART, max_workers=4)
     manager.upload_file(client, path, prefix + "warm-up", bucket=bucket)  # pools warmed up
     threads_before = _client_threads()
     fds_before = len(os.listdir("/proc/self/fd"))
@@ -217,7 +222,8 @@ def test_threads_and_file_handles_are_released(client, bucket, prefix, source_fi
 
 def test_cancel_aborts_and_leaves_no_upload(client, bucket, prefix, source_file, tmp_path):
     path, _ = source_file(20 * MIB, seed=8)
-    manager = TransferManager(rate_limit_bytes_per_s=8 * MIB, checkpoint_dir=tmp_path / "c")
+    manager = TransferManager(part_size_bytes=PART, rate_limit_bytes_per_s=8 * MIB,
+                              checkpoint_dir=tmp_path / "c")
     recorder = Recorder()
     handle = manager.submit_upload(client, path, prefix + "cancelled", recorder, bucket=bucket)
     _wait_for(lambda: recorder.calls and recorder.calls[-1][0] > 0)
@@ -234,7 +240,8 @@ def test_cancel_keeping_resumable_then_resume_sends_only_missing_parts(
 ):
     path, data = source_file(26 * MIB, seed=9)
     checkpoints = tmp_path / "c"
-    slow = TransferManager(rate_limit_bytes_per_s=10 * MIB, checkpoint_dir=checkpoints,
+    slow = TransferManager(part_size_bytes=PART, rate_limit_bytes_per_s=10 * MIB,
+                           checkpoint_dir=checkpoints,
                            resumable=True, max_workers=2)
     recorder = Recorder()
     handle = slow.submit_upload(client, path, prefix + "resumed", recorder, bucket=bucket)
@@ -246,7 +253,7 @@ def test_cancel_keeping_resumable_then_resume_sends_only_missing_parts(
     on_server = len(list(client.list_parts(bucket, prefix + "resumed", upload.upload_id)))
     assert on_server >= 2 and len(os.listdir(checkpoints)) == 1
 
-    fast = TransferManager(checkpoint_dir=checkpoints, resumable=True)
+    fast = TransferManager(part_size_bytes=PART, checkpoint_dir=checkpoints, resumable=True)
     result = fast.upload_file(client, path, prefix + "resumed", bucket=bucket)
     assert (result.parts_resumed, result.parts_transferred) == (on_server, 6 - on_server)
     assert client.get_object(bucket, prefix + "resumed") == data
@@ -259,7 +266,8 @@ def test_changed_file_restarts_cleanly_and_aborts_the_stale_upload(
 ):
     path, _ = source_file(16 * MIB, seed=10)
     checkpoints = tmp_path / "c"
-    slow = TransferManager(rate_limit_bytes_per_s=10 * MIB, checkpoint_dir=checkpoints,
+    slow = TransferManager(part_size_bytes=PART, rate_limit_bytes_per_s=10 * MIB,
+                           checkpoint_dir=checkpoints,
                            resumable=True, max_workers=1)
     recorder = Recorder()
     handle = slow.submit_upload(client, path, prefix + "stale", recorder, bucket=bucket)
@@ -271,7 +279,7 @@ def test_changed_file_restarts_cleanly_and_aborts_the_stale_upload(
 
     new_data = pattern_bytes(16 * MIB, seed=11)
     path.write_bytes(new_data)  # same size, new mtime and content
-    manager = TransferManager(checkpoint_dir=checkpoints, resumable=True)
+    manager = TransferManager(part_size_bytes=PART, checkpoint_dir=checkpoints, resumable=True)
     result = manager.upload_file(client, path, prefix + "stale", bucket=bucket)
     assert result.parts_resumed == 0 and "no longer matches" in caplog.text
     assert client.get_object(bucket, prefix + "stale") == new_data
@@ -290,7 +298,7 @@ def test_corrupt_checkpoint_is_discarded_with_a_warning(
     )
     checkpoint.parent.mkdir(parents=True)
     checkpoint.write_text('{"total_size": 11, "truncat')
-    manager = TransferManager(checkpoint_dir=store.directory, resumable=True)
+    manager = TransferManager(part_size_bytes=PART, checkpoint_dir=store.directory, resumable=True)
     result = manager.upload_file(client, path, prefix + "corrupt-ckpt", bucket=bucket)
     assert result.parts_resumed == 0 and "unreadable checkpoint" in caplog.text
     assert client.get_object(bucket, prefix + "corrupt-ckpt") == data
@@ -303,7 +311,8 @@ def test_download_cancel_keeps_partial_file_for_resume(client, bucket, prefix, t
     out_dir = tmp_path / "out"
     out_dir.mkdir()
     checkpoints = tmp_path / "c"
-    slow = TransferManager(rate_limit_bytes_per_s=8 * MIB, checkpoint_dir=checkpoints,
+    slow = TransferManager(part_size_bytes=PART, rate_limit_bytes_per_s=8 * MIB,
+                           checkpoint_dir=checkpoints,
                            resumable=True, max_workers=1)
     recorder = Recorder()
     handle = slow.submit_download(client, prefix + "dl", out_dir / "dl.bin", recorder,
@@ -316,7 +325,8 @@ def test_download_cancel_keeps_partial_file_for_resume(client, bucket, prefix, t
     (partial,) = os.listdir(out_dir)
     assert partial.endswith(".partial")  # nothing under the final name yet
 
-    result = TransferManager(checkpoint_dir=checkpoints, resumable=True).download_file(
+    resumer = TransferManager(part_size_bytes=PART, checkpoint_dir=checkpoints, resumable=True)
+    result = resumer.download_file(
         client, prefix + "dl", out_dir / "dl.bin", bucket=bucket
     )
     assert result.parts_resumed >= 2
@@ -325,7 +335,7 @@ def test_download_cancel_keeps_partial_file_for_resume(client, bucket, prefix, t
 
 def test_pause_stops_new_parts_until_resumed(client, bucket, prefix, source_file):
     path, data = source_file(21 * MIB, seed=13)
-    manager = TransferManager(max_workers=1, rate_limit_bytes_per_s=20 * MIB)
+    manager = TransferManager(part_size_bytes=PART, max_workers=1, rate_limit_bytes_per_s=20 * MIB)
     recorder = Recorder()
     handle = manager.submit_upload(client, path, prefix + "paused", recorder, bucket=bucket)
     _wait_for(lambda: recorder.calls)
@@ -345,7 +355,7 @@ def test_rate_limit_is_within_ten_percent(client, bucket, prefix, source_file, t
                                           direction):
     limit = 2 * MIB
     path, data = source_file(20 * MIB, seed=14)
-    manager = TransferManager(rate_limit_bytes_per_s=limit)
+    manager = TransferManager(part_size_bytes=PART, rate_limit_bytes_per_s=limit)
     if direction == "download":
         client.put_file(bucket, prefix + "limited", path)
     started = time.monotonic()

@@ -6,7 +6,8 @@ import pytest
 
 from fsspec_unified import exceptions
 from fsspec_unified.driver.engine.bandwidth import TokenBucket
-from fsspec_unified.driver.engine.config import TransferConfig, choose_part_size
+from fsspec_unified.driver.engine.config import TransferConfig
+from fsspec_unified.driver.engine.part_sizes import choose_part_size
 from fsspec_unified.driver.engine.retry import RetryPolicy
 from fsspec_unified.driver.types import GIB, MIB, DriverCapabilities
 

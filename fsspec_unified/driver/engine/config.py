@@ -9,22 +9,31 @@ from __future__ import annotations
 import os
 from dataclasses import dataclass, field
 
-from ..exceptions import ConfigurationError, UploadError
-from ..types import MIB, DriverCapabilities
+from ..exceptions import ConfigurationError
+from ..types import MIB
 from .retry import RetryPolicy
 
-DEFAULT_PART_SIZE_BYTES = 5 * MIB
-DEFAULT_MAX_WORKERS = 4
+DEFAULT_PART_SIZE_BYTES = 8 * MIB
+DEFAULT_MAX_WORKERS = 8
 
 
 @dataclass(frozen=True)
 class TransferConfig:
     """Tuning and behaviour of transfers.
 
-    - ``part_size_bytes``: size of each part (and download range); grows automatically when a
-      file would need more parts than the provider allows, never below its minimum.
-    - ``max_workers``: parts in flight at once; memory stays near ``(max_workers + 1)`` parts.
-    - ``rate_limit_bytes_per_s``: one limit shared by all workers of a transfer (``None``: none).
+    - ``part_size_bytes``: the smallest part (and download range); parts grow with the object
+      (to 64 MiB, and beyond when the provider's part count needs it), never below the
+      provider's minimum (see ``part_sizes.py``).
+    - ``max_workers``: the most requests in flight at once for the whole manager (or
+      filesystem), and the most parts of one transfer held in memory; memory stays near
+      ``(max_workers + 1)`` parts.
+    - ``adaptive_concurrency``: let the number of requests in flight move between 2 and
+      ``max_workers`` with the measured throughput and throttling (``adaptive.py``); off, it
+      stays at ``max_workers``. ``initial_concurrency`` is where it starts (default
+      ``max_workers``).
+    - ``rate_limit_bytes_per_s``: one limit on every byte the manager (or filesystem) moves
+      (``None``: none); ``rate_limit_scope="process"`` shares it with every manager of the
+      process that has the same limit.
     - ``resumable``: keep a checkpoint (and, on failure, the multipart upload or the partial
       download) so that a rerun continues where this one stopped. Off by default: then a
       failed transfer leaves nothing behind, neither parts on the server nor local files.
@@ -38,6 +47,9 @@ class TransferConfig:
     part_size_bytes: int = DEFAULT_PART_SIZE_BYTES
     max_workers: int = DEFAULT_MAX_WORKERS
     rate_limit_bytes_per_s: float | None = None
+    rate_limit_scope: str = "filesystem"
+    adaptive_concurrency: bool = True
+    initial_concurrency: int | None = None
     retry_policy: RetryPolicy = field(default_factory=RetryPolicy)
     resumable: bool = False
     checkpoint_dir: str | os.PathLike[str] | None = None
@@ -50,6 +62,12 @@ class TransferConfig:
             raise ConfigurationError("max_workers: must be 1 or more")
         if self.rate_limit_bytes_per_s is not None and not self.rate_limit_bytes_per_s > 0:
             raise ConfigurationError("rate_limit_bytes_per_s: must be positive (or None)")
+        if self.rate_limit_scope not in ("filesystem", "process"):
+            raise ConfigurationError("rate_limit_scope: 'filesystem' or 'process'")
+        if self.initial_concurrency is not None and not (
+            isinstance(self.initial_concurrency, int) and self.initial_concurrency >= 1
+        ):
+            raise ConfigurationError("initial_concurrency: must be 1 or more (or None)")
 
 
 @dataclass(frozen=True)
@@ -64,18 +82,3 @@ class TransferResult:
     parts_transferred: int
     parts_resumed: int
     duration_s: float
-
-
-def choose_part_size(total_bytes: int, requested: int, capabilities: DriverCapabilities) -> int:
-    """The part size to use: ``requested``, raised to the provider's minimum and as far as
-    needed to fit ``total_bytes`` into ``max_parts`` parts (rounded up to whole MiB)."""
-    size = max(requested, capabilities.min_part_size_bytes)
-    needed = -(-total_bytes // capabilities.max_parts)
-    if needed > size:
-        size = -(-needed // MIB) * MIB
-    if size > capabilities.max_part_size_bytes:
-        raise UploadError(
-            f"{total_bytes} bytes do not fit in {capabilities.max_parts} parts of at most "
-            f"{capabilities.max_part_size_bytes} bytes"
-        )
-    return size

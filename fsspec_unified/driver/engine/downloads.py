@@ -1,14 +1,16 @@
-"""Download strategy: parallel ranged GETs into a temporary file, pinned, then renamed.
+"""Downloads to a local file: ranged GETs into a temporary file, pinned, then renamed.
 
 The temporary file sits next to the destination (same file system, so the final rename is
 atomic) and is written at each range's offset as the bytes arrive, in chunks, so memory does
-not grow with the object. Every ranged GET carries ``If-Match`` with the ETag the first HEAD
-saw (and the version id, when one was asked for), so ranges of two versions of an object can
-never be mixed: if the object is replaced meanwhile, the server answers 412 and the download
-fails with :class:`ConcurrentModificationError` (not retried), leaving nothing under the final
-name. An ETag is only compared with ETags of the same server, never with an MD5 of the bytes
-(on AWS under SSE-KMS or SSE-C it is none). Once every range is in, the size is checked; then
-the file takes the final name.
+not grow with the object. Ranges are read by :func:`~.reads.read_range` (retries that resume
+mid-body, rate limit, budget). Every range after the first carries ``If-Match`` with the ETag
+the first response gave (and the version id, when one was asked for), so ranges of two
+versions of an object can never be mixed: if the object is replaced meanwhile, the server
+answers 412 and the download fails with :class:`ConcurrentModificationError` (not retried),
+leaving nothing under the final name. An ETag is only compared with ETags of the same server,
+never with an MD5 of the bytes. Once every range is in, the size is checked; then the file
+takes the final name. Nothing re-reads the file to verify it, and nothing is fsynced unless
+the download is resumable (a crash then loses nothing the record claims).
 
 Resume: the checkpoint names the partial file. Before that file is used or removed, it must
 lie in the destination's directory with the name this module gives it
@@ -31,13 +33,14 @@ from pathlib import Path
 
 from .. import exceptions as errors
 from ..models import TransferProgress
-from ..types import MIB, ObjectInfo
+from ..types import ObjectInfo
 from .config import TransferResult
-from .operation import TransferJob
+from .operation import Operation
+from .part_sizes import choose_range_size
+from .reads import SINK_CHUNK_BYTES, ObjectSeen, read_range
 
 logger = logging.getLogger("fsspec_unified.transfer")
 
-_CHUNK_BYTES = 1 * MIB
 _TEMP_SUFFIX = ".partial"
 
 
@@ -59,8 +62,14 @@ def is_own_temp_file(temp: str | None, destination: str) -> bool:
     return stat_module.S_ISREG(mode)
 
 
-class FileDownload(TransferJob):
-    """Download one object (or one version of it) to a local path; resumable when configured."""
+class FileDownload(Operation):
+    """Download one object (or one version of it) to a local path; resumable when configured.
+
+    Without resume, the first ranged GET stands in for a HEAD: its response gives the size
+    and the ETag that pins every other range, so an object no larger than one range costs one
+    request. A resumable download starts with a HEAD instead (the record must be checked
+    against the object before anything is fetched), and fsyncs its data before recording it.
+    """
 
     version_id: str | None = None
 
@@ -71,45 +80,86 @@ class FileDownload(TransferJob):
             raise FileNotFoundError(f"destination directory {directory} does not exist")
         if not os.access(directory, os.W_OK):
             raise PermissionError(f"destination directory {directory} is not writable")
+        if self.store is None:
+            return self.run_fresh(destination)
         checkpoint = self.checkpoint_path(destination)
         with self.holding_checkpoint(
                 checkpoint, f"the download of {self.bucket}/{self.key} to {destination}"):
-            return self.run_locked(destination, checkpoint)
+            return self.run_resumable(destination, checkpoint)
 
-    def run_locked(self, destination: str, checkpoint: Path | None) -> TransferResult:
+    def run_fresh(self, destination: str) -> TransferResult:
+        """Not resumable: nothing recorded, nothing fsynced, a failure leaves no file."""
+        fd, temp_path = _partial_file(destination)
+        progress = TransferProgress(total_size=0, temp_file=temp_path)
+        first_size = choose_range_size(self, None)
+
+        def start_tracking(seen: ObjectSeen) -> None:
+            self.start_tracking(seen.size or 0)
+
+        with self.reported_as(f"download to {destination}", errors.DownloadError,
+                              cleanup=lambda error: self.clean_up_after(error, None, progress)):
+            try:
+                seen = read_range(self, 0, first_size, _writer(fd), version_id=self.version_id,
+                                  chunk_bytes=SINK_CHUNK_BYTES, report=self.tracker_update,
+                                  on_open=start_tracking)
+                size = seen.size or 0
+                step = choose_range_size(self, size)
+                spans = [(offset, min(offset + step, size))
+                         for offset in range(first_size, size, step)]
+                self.run_parts(lambda span: self.fetch(fd, span, seen.etag), spans)
+            finally:
+                os.close(fd)
+            self.control.checkpoint()
+            info = ObjectInfo(self.key, size=size, etag=seen.etag)
+            self.check_size(temp_path, info)
+            os.replace(temp_path, destination)
+        self.tracker.finish()
+        count = 1 + len(spans)
+        return TransferResult(self.bucket, self.key, size, seen.etag, count, count, 0,
+                              self.elapsed_s())
+
+    def tracker_update(self, size_bytes: int) -> None:
+        self.tracker.update(size_bytes)
+
+    def fetch(self, fd: int, span: tuple[int, int], etag: str | None) -> None:
+        read_range(self, span[0], span[1], _writer(fd), etag=etag, version_id=self.version_id,
+                   chunk_bytes=SINK_CHUNK_BYTES, report=self.tracker_update)
+
+    def run_resumable(self, destination: str, checkpoint: Path | None) -> TransferResult:
         info = self.retry(
             lambda: self.client.head_object(self.bucket, self.key, version_id=self.version_id),
             "head_object",
         )
         self.start_tracking(info.size)
-        part_size = max(self.config.part_size_bytes, 1)
+        part_size = choose_range_size(self, info.size)
         part_count = max(1, -(-info.size // part_size))
         progress = self.start_or_resume(checkpoint, destination, info, part_size)
         temp_path = progress.temp_file
         resumed = len(progress.parts_completed)
-        try:
+
+        def fetch_part(number: int) -> None:
+            start = (number - 1) * progress.part_size
+            end = min(start + progress.part_size, info.size)
+            if end > start:
+                read_range(self, start, end, _writer(fd), etag=info.etag or None,
+                           version_id=self.version_id, chunk_bytes=SINK_CHUNK_BYTES)
+            self.record_part(checkpoint, progress, number, "", end - start)
+
+        with self.reported_as(f"download to {destination}", errors.DownloadError,
+                              cleanup=lambda error: self.clean_up_after(error, checkpoint,
+                                                                        progress)):
             fd = os.open(temp_path, os.O_WRONLY | os.O_NOFOLLOW)
             try:
                 with self.journaling_data_of(checkpoint, fd):
-                    self.run_parts(
-                        lambda number: self.fetch_range(fd, number, part_size, info, progress,
-                                                        checkpoint),
-                        [n for n in range(1, part_count + 1)
-                         if n not in progress.parts_completed],
-                    )
+                    self.run_parts(fetch_part, [n for n in range(1, part_count + 1)
+                                                if n not in progress.parts_completed])
                 os.fsync(fd)
             finally:
                 os.close(fd)
             self.control.checkpoint()
             self.check_size(temp_path, info)
             os.replace(temp_path, destination)
-        except BaseException as error:
-            self.clean_up_after(error, checkpoint, progress)
-            final = self.failure(error, f"download to {destination}", errors.DownloadError)
-            if final is error:
-                raise
-            raise final from error
-        if self.store is not None and checkpoint is not None:
+        if checkpoint is not None:
             self.store.delete(checkpoint)
         self.tracker.finish()
         return TransferResult(
@@ -159,10 +209,7 @@ class FileDownload(TransferJob):
                                "changed); starting over", destination, self.bucket, self.key)
                 with contextlib.suppress(FileNotFoundError):
                     os.unlink(temp)
-        fd, temp = tempfile.mkstemp(
-            prefix=f".{os.path.basename(destination)}.", suffix=_TEMP_SUFFIX,
-            dir=os.path.dirname(destination),
-        )
+        fd, temp = _partial_file(destination)
         try:
             with os.fdopen(fd, "wb") as handle:
                 handle.truncate(info.size)
@@ -179,35 +226,6 @@ class FileDownload(TransferJob):
             self.quietly(lambda: os.unlink(temp), f"remove the partial file {temp}")
             raise
         return progress
-
-    def fetch_range(
-        self, fd: int, part_number: int, part_size: int, info: ObjectInfo,
-        progress: TransferProgress, checkpoint: Path | None,
-    ) -> None:
-        start = (part_number - 1) * part_size
-        end = min(start + part_size, info.size)
-
-        def fetch() -> None:
-            offset = start
-            with self.client.get_object_stream(
-                self.bucket, self.key, start, end, if_match=info.etag or None,
-                version_id=self.version_id,
-            ) as body:
-                while offset < end:
-                    self.throttle(min(_CHUNK_BYTES, end - offset))
-                    chunk = body.read(min(_CHUNK_BYTES, end - offset))
-                    if not chunk:
-                        raise errors.ConnectionError(
-                            f"the server sent {offset - start} of {end - start} bytes of range "
-                            f"{start}-{end}", operation="download", bucket=self.bucket,
-                            key=self.key,
-                        )
-                    os.pwrite(fd, chunk, offset)
-                    offset += len(chunk)
-
-        if end > start:
-            self.retry(fetch, f"get range {start}-{end}")
-        self.record_part(checkpoint, progress, part_number, "", end - start)
 
     def check_size(self, temp_path: str, info: ObjectInfo) -> None:
         """The file must have exactly the object's size (always checked, it costs nothing)."""
@@ -244,3 +262,20 @@ class FileDownload(TransferJob):
         if self.store is not None and checkpoint is not None:
             self.quietly(lambda: self.store.delete(checkpoint),
                          f"delete the checkpoint {checkpoint}")
+
+
+def _partial_file(destination: str) -> tuple[int, str]:
+    """A new, empty partial file beside ``destination`` (see :func:`is_own_temp_file`)."""
+    return tempfile.mkstemp(prefix=f".{os.path.basename(destination)}.", suffix=_TEMP_SUFFIX,
+                            dir=os.path.dirname(destination))
+
+
+def _writer(fd: int):
+    """A sink that writes each chunk at its offset in the open file."""
+    def write(offset: int, data: bytes) -> None:
+        view = memoryview(data)
+        while view:
+            written = os.pwrite(fd, view, offset)
+            view = view[written:]
+            offset += written
+    return write

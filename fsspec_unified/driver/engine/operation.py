@@ -1,13 +1,15 @@
-"""``TransferJob``: what uploads and downloads share.
+"""``Operation``: one operation on one object, and what every kind of operation shares.
 
-One job is one transfer of one object. It owns the pieces every strategy needs, so that each
-exists once: the retry loop (waiting through the control, so a cancel interrupts backoff), the
-shared rate limit, the progress tracker, the checkpoint store, and :meth:`run_parts`, which
-runs units of work on a bounded pool and stops scheduling at the first failure.
+An operation (an upload, a download, a read, a copy) owns the pieces each of them needs, so
+that each exists once: the retry loop (waiting through the control, so a cancel interrupts
+backoff), :meth:`Operation.request` (one request under the retry policy, the rate limit and a
+slot of the scheduler's budget), the progress tracker, the checkpoint store, and
+:meth:`Operation.run_parts`, which hands units of work to the scheduler's workers and stops at
+the first failure.
 
 Cleanup after a failure (saving the record, aborting, removing files) goes through
-:meth:`TransferJob.quietly`: a cleanup step that fails is logged, and the caller still sees
-the error that stopped the transfer, never the cleanup's.
+:meth:`Operation.quietly`: a cleanup step that fails is logged, and the caller still sees the
+error that stopped the transfer, never the cleanup's.
 """
 
 from __future__ import annotations
@@ -17,7 +19,6 @@ import logging
 import threading
 import time
 from collections.abc import Callable, Iterable, Iterator
-from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import TypeVar
 
@@ -25,39 +26,38 @@ from .. import exceptions as errors
 from ..base_oss import BaseOSSClient
 from ..callbacks import ProgressCallback, ProgressTracker
 from ..models import TransferProgress, utc_now
-from .bandwidth import TokenBucket
 from .checkpoint import CheckpointStore
 from .config import TransferConfig
 from .control import TransferControl
+from .scheduler import RequestScheduler
 
 logger = logging.getLogger("fsspec_unified.transfer")
 
 T = TypeVar("T")
 
 
-class TransferJob:
-    """Shared machinery of one transfer (see the module docstring)."""
+class Operation:
+    """Shared machinery of one operation on one object (see the module docstring)."""
 
     def __init__(
         self,
+        scheduler: RequestScheduler,
         config: TransferConfig,
         client: BaseOSSClient,
         bucket: str,
         key: str,
-        progress_callback: ProgressCallback | None,
-        control: TransferControl,
+        progress_callback: ProgressCallback | None = None,
+        control: TransferControl | None = None,
     ) -> None:
+        self.scheduler = scheduler
         self.config = config
         self.client = client
         self.bucket = bucket
         self.key = key
         self._progress_callback = progress_callback
         self.tracker = ProgressTracker(0)  # replaced by start_tracking once the size is known
-        self.control = control
+        self.control = control or TransferControl()
         self.store = CheckpointStore(config.checkpoint_dir) if config.resumable else None
-        self._limiter = (
-            TokenBucket(config.rate_limit_bytes_per_s) if config.rate_limit_bytes_per_s else None
-        )
         self._state_lock = threading.Lock()
         self.started = time.monotonic()
 
@@ -75,42 +75,30 @@ class TransferJob:
             sleep=self.control.sleep,
         )
 
+    def request(self, send: Callable[[], T], description: str, *, size_bytes: int = 0) -> T:
+        """Send one request under the retry policy: each attempt first waits for the rate
+        limit to allow its ``size_bytes`` (the body it sends), then holds a slot of the
+        scheduler's budget while the request runs."""
+        def attempt() -> T:
+            self.throttle(size_bytes)
+            with self.scheduler.slot() as slot:
+                result = send()
+                slot.moved(size_bytes)
+                return result
+
+        return self.retry(attempt, description)
+
     def throttle(self, size_bytes: int) -> None:
         """Wait until the rate limit allows ``size_bytes`` more."""
-        if self._limiter is not None:
-            self._limiter.consume(size_bytes, sleep=self.control.sleep)
+        self.scheduler.throttle(size_bytes, self.control.sleep)
 
     def run_parts(self, work: Callable[[T], None], items: Iterable[T]) -> None:
-        """Run ``work(item)`` for every item on at most ``max_workers`` threads.
-
-        ``items`` is consumed lazily and only when a worker is free, so a generator that reads
-        part bodies holds at most ``max_workers + 1`` of them in memory. The first failure
-        stops further items from being taken and is re-raised once the parts in flight finish.
-        """
-        failed = threading.Event()
-        slots = threading.BoundedSemaphore(self.config.max_workers)
-
-        def guarded(item: T) -> None:
-            try:
-                if not failed.is_set():
-                    self.control.checkpoint()
-                    work(item)
-            except BaseException:
-                failed.set()
-                raise
-            finally:
-                slots.release()
-
-        futures = []
-        with ThreadPoolExecutor(self.config.max_workers, thread_name_prefix="transfer") as pool:
-            for item in items:
-                slots.acquire()
-                if failed.is_set():
-                    break
-                futures.append(pool.submit(guarded, item))
-        for future in futures:
-            if future.exception() is not None:
-                raise future.exception()
+        """Run ``work(item)`` for every item on the scheduler's workers, at most
+        ``max_workers`` of this operation's items at once (so memory holds about that many
+        parts), checking for pause and cancel before each; the first failure stops the rest
+        and is raised."""
+        self.scheduler.run_all(work, items, in_flight=self.config.max_workers,
+                               before_each=self.control.checkpoint)
 
     def save_checkpoint(self, path: Path | None, progress: TransferProgress) -> None:
         """Write the whole record (at the start, on resume); no-op if not resumable."""
@@ -174,6 +162,23 @@ class TransferJob:
         except Exception as error:
             logger.error("after a failed transfer of %s/%s, could not %s: %s: %s",
                          self.bucket, self.key, what, type(error).__name__, error)
+
+    @contextlib.contextmanager
+    def reported_as(
+        self, what: str, error_class: type[errors.TransferError],
+        cleanup: Callable[[BaseException], object] | None = None,
+    ) -> Iterator[None]:
+        """Run the block; if it fails, run ``cleanup(error)`` and raise what :meth:`failure`
+        says (the error itself, or ``error_class`` naming ``what`` and the attempts)."""
+        try:
+            yield
+        except BaseException as error:
+            if cleanup is not None:
+                cleanup(error)
+            final = self.failure(error, what, error_class)
+            if final is error:
+                raise
+            raise final from error
 
     def failure(self, error: BaseException, what: str, error_class: type[errors.TransferError]):
         """The exception to raise for a failed transfer.

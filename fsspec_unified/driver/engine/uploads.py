@@ -1,8 +1,15 @@
-"""Upload strategies: a local file (seekable: concurrent, resumable) and a stream (read once).
+"""Uploads: every write of the library, whatever its source, goes through here.
 
-A file smaller than one part goes up in a single PUT. A larger one becomes a server-side
-multipart upload whose parts are read from their file offset by the worker that sends them,
-so memory holds about ``max_workers`` parts whatever the file size.
+- :class:`FileUpload`: a local file (seekable: concurrent, resumable). A file no larger than
+  one part goes up in a single PUT; a larger one becomes a server-side multipart upload whose
+  parts are read from their file offset by the worker that sends them, so memory holds about
+  ``max_workers`` parts whatever the file size.
+- :class:`MultipartWrite`: bytes pushed part by part (``open("wb")``, a stream, a large
+  ``pipe``); parts go up concurrently while the caller produces the next ones, at most
+  ``max_workers`` in flight. :func:`upload_stream` and :func:`upload_bytes` are built on it.
+
+Every part and single PUT is one :meth:`~.operation.Operation.request`: retried under the
+policy, rate limited, inside a slot of the scheduler's budget, its MD5 computed once.
 
 Integrity comes from what the server verifies, never from guessing what an ETag means: every
 PUT and every part carries its Content-MD5, which the server checks (a body changed in flight
@@ -28,6 +35,7 @@ import base64
 import hashlib
 import logging
 import os
+import threading
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -36,9 +44,10 @@ from typing import BinaryIO
 from .. import exceptions as errors
 from ..base_oss import _read_full, content_md5
 from ..models import TransferProgress
-from ..types import MIB, PartInfo
-from .config import TransferResult, choose_part_size
-from .operation import TransferJob
+from ..types import MIB, PartInfo, WriteResult
+from .config import TransferResult
+from .operation import Operation
+from .part_sizes import choose_part_size, stream_part_size
 
 logger = logging.getLogger("fsspec_unified.transfer")
 
@@ -49,39 +58,40 @@ PartBodyHook = Callable[[int, bytes], bytes]
 _HASH_CHUNK_BYTES = 1 * MIB
 
 
-class UploadJob(TransferJob):
-    """Common end of every upload: complete, check, clean up."""
+class UploadOperation(Operation):
+    """What every upload shares: single PUT, parts, complete, check, clean up."""
 
     content_type: str | None = None
     metadata: dict[str, str] | None = None
     part_body_hook: PartBodyHook | None = None
     overwrite: bool = True
+    version_id: str | None = None  # the version the upload created, in a versioned bucket
 
-    def upload_part(self, upload_id: str, part_number: int, body: bytes,
+    def upload_part(self, upload_id: str, part_number: int, body: bytes | memoryview,
                     ) -> tuple[PartInfo, str]:
-        """Send one part (retried); returns it and the base64 MD5 the server verified."""
+        """Send one part (one request); returns it and the base64 MD5 the server verified."""
         md5 = content_md5(body)
 
         def send() -> PartInfo:
-            self.throttle(len(body))
             sent = self.part_body_hook(part_number, body) if self.part_body_hook else body
             return self.client.upload_part(
                 self.bucket, self.key, upload_id, part_number, sent, md5=md5
             )
 
-        return self.retry(send, f"upload_part {part_number}"), md5
+        part = self.request(send, f"upload_part {part_number}", size_bytes=len(body))
+        return part, md5
 
-    def put_single(self, body: bytes) -> TransferResult:
+    def put_single(self, body: bytes | memoryview) -> TransferResult:
         """Small objects: one PUT, its body verified by the server against its Content-MD5."""
-        def send():
+        def send() -> WriteResult:
             self.control.checkpoint()
-            self.throttle(len(body))
             return self.client.put_object(
                 self.bucket, self.key, body, content_type=self.content_type,
                 metadata=self.metadata, overwrite=self.overwrite,
             )
 
-        written = self.retry(send, "put_object")
+        written = self.request(send, "put_object", size_bytes=len(body))
+        self.version_id = written.version_id
         self.tracker.update(len(body))
         return self.result(len(body), written.etag, 1, 1, 0)
 
@@ -123,7 +133,8 @@ class UploadJob(TransferJob):
             )
 
         try:
-            written = self.retry(send_complete, "complete_multipart_upload")
+            written = self.request(send_complete, "complete_multipart_upload")
+            self.version_id = written.version_id
         except errors.UploadNotFoundError:
             # A retried Complete whose earlier attempt succeeded (its answer was lost) finds
             # the upload gone; the object of the right size is then taken to be ours. On the
@@ -153,19 +164,23 @@ class UploadJob(TransferJob):
                 )
         return written.etag
 
-    def abort_quietly(self, upload_id: str) -> None:
-        """Abort the multipart upload, retried; a failure is logged, never raised.
+    def abort(self, upload_id: str) -> None:
+        """Abort the multipart upload, retried; the last failure is raised.
 
         The retries wait with a plain ``time.sleep`` (bounded by the retry policy), not
         through the control: an abort usually follows a cancel, and waiting through the
         control would raise at once, leaving the upload (and its storage) on the server.
         """
+        self.config.retry_policy.call(
+            lambda: self.client.abort_multipart_upload(self.bucket, self.key, upload_id),
+            description=f"abort_multipart_upload of {self.bucket}/{self.key}",
+            sleep=time.sleep,
+        )
+
+    def abort_quietly(self, upload_id: str) -> None:
+        """:meth:`abort`, with a failure logged instead of raised (cleanup after a failure)."""
         try:
-            self.config.retry_policy.call(
-                lambda: self.client.abort_multipart_upload(self.bucket, self.key, upload_id),
-                description=f"abort_multipart_upload of {self.bucket}/{self.key}",
-                sleep=time.sleep,
-            )
+            self.abort(upload_id)
         except Exception as error:
             logger.error("could not abort upload %s of %s/%s: %s: %s", upload_id, self.bucket,
                          self.key, type(error).__name__, error)
@@ -184,6 +199,18 @@ def _same_etag(first: str | None, second: str | None) -> bool | None:
     return first.strip('"').lower() == second.strip('"').lower()
 
 
+def _read_at(fd: int, offset: int, length: int) -> bytes:
+    """``length`` bytes of the open file from ``offset`` (a file that shrank meanwhile gives
+    fewer; the size check before completing catches that)."""
+    body = os.pread(fd, length, offset)
+    while len(body) < length:
+        more = os.pread(fd, length - len(body), offset + len(body))
+        if not more:
+            break
+        body += more
+    return body
+
+
 def local_part_md5(path: str, offset: int, length: int) -> str:
     """Base64 MD5 (the Content-MD5 form) of ``length`` bytes of ``path`` from ``offset``."""
     digest = hashlib.md5()
@@ -199,7 +226,7 @@ def local_part_md5(path: str, offset: int, length: int) -> str:
     return base64.b64encode(digest.digest()).decode("ascii")
 
 
-class FileUpload(UploadJob):
+class FileUpload(UploadOperation):
     """Upload one local file (see the module docstring); resumable when configured."""
 
     def run(self, path: str | os.PathLike[str]) -> TransferResult:
@@ -227,15 +254,21 @@ class FileUpload(UploadJob):
 
         def send_part(part_number: int) -> None:
             offset = (part_number - 1) * part_size
-            with open(path, "rb") as handle:
-                handle.seek(offset)
-                body = handle.read(min(part_size, size - offset))
+            body = _read_at(fd, offset, min(part_size, size - offset))
             part, md5 = self.upload_part(upload_id, part_number, body)
             sent.append(part)
             self.record_part(checkpoint, progress, part_number, part.etag, len(body), md5)
 
-        try:
-            self.run_parts(send_part, [n for n in range(1, part_count + 1) if n not in completed])
+        def clean_up(error: BaseException) -> None:
+            self.clean_up_after(error, checkpoint, upload_id, progress)
+
+        with self.reported_as(f"upload of {path}", errors.UploadError, cleanup=clean_up):
+            fd = os.open(path, os.O_RDONLY)
+            try:
+                self.run_parts(send_part,
+                               [n for n in range(1, part_count + 1) if n not in completed])
+            finally:
+                os.close(fd)
             self.control.checkpoint()
             if os.stat(path).st_mtime_ns != stat.st_mtime_ns or os.path.getsize(path) != size:
                 raise errors.UploadError(
@@ -244,12 +277,6 @@ class FileUpload(UploadJob):
                 )
             parts = sorted([*completed.values(), *sent], key=lambda part: part.part_number)
             etag = self.complete(upload_id, parts, size)
-        except BaseException as error:
-            self.clean_up_after(error, checkpoint, upload_id, progress)
-            final = self.failure(error, f"upload of {path}", errors.UploadError)
-            if final is error:
-                raise
-            raise final from error
         if self.store is not None and checkpoint is not None:
             self.store.delete(checkpoint)
         return self.result(size, etag, part_count, len(sent), len(completed))
@@ -365,58 +392,139 @@ class FileUpload(UploadJob):
                          f"delete the checkpoint {checkpoint}")
 
 
-class StreamUpload(UploadJob):
-    """Upload a stream read once, in order; parts go up concurrently while the next are read.
+class MultipartWrite:
+    """One object written part by part as its bytes arrive (see the module docstring).
 
-    The stream is read only as workers free up, so memory stays near ``max_workers + 1``
-    parts. A stream cannot be re-read, so this upload is not resumable; a failure aborts it.
+    :meth:`add` sends a part in the background and returns at once unless ``max_workers``
+    parts are already in flight; :meth:`complete` waits for them and makes the object;
+    :meth:`abort` (also safe after a failure) leaves nothing on the server. The first part
+    starts the multipart upload. ``size_hint`` is only for progress.
     """
 
-    def run(self, stream: BinaryIO, size_hint: int = 0) -> TransferResult:
-        """Upload ``stream``; ``size_hint`` is the total reported to progress, if known."""
-        self.start_tracking(size_hint)
-        part_size = max(self.config.part_size_bytes, self.client.capabilities.min_part_size_bytes)
-        first = _read_full(stream, part_size)
-        second = _read_full(stream, part_size) if len(first) == part_size else b""
-        if not second:
-            return self.put_single(first)
-        self.refuse_existing()
-        upload_id = self.create_upload()
-        initial, first, second = [first, second], None, None  # the generator owns them now
-        parts: list[PartInfo] = []
-        max_parts = self.client.capabilities.max_parts
-        total = 0
+    def __init__(self, op: UploadOperation) -> None:
+        self.op = op
+        self.upload_id: str | None = None
+        self.size = 0
+        self._group = None
+        self._parts: list[PartInfo] = []
+        self._parts_lock = threading.Lock()
+        self._count = 0
 
-        def bodies(pending: list[bytes]):
-            """Yield (part number, body), reading the next body only when one is taken."""
-            nonlocal total
-            number = 0
-            while pending:
-                body = pending.pop(0)
-                number += 1
-                if number > max_parts:
-                    raise errors.UploadError(
-                        f"stream needs more than {max_parts} parts; use a larger part_size_bytes",
-                        operation="upload", bucket=self.bucket, key=self.key,
-                    )
-                total += len(body)
-                yield number, body
-                if not pending and (following := _read_full(stream, part_size)):
-                    pending.append(following)
+    @property
+    def part_count(self) -> int:
+        return self._count
 
-        def send(item: tuple[int, bytes]) -> None:
-            number, body = item
-            parts.append(self.upload_part(upload_id, number, body)[0])
-            self.tracker.update(len(body))
+    def next_part_size(self, base: int) -> int:
+        """How many bytes the next part should have, for a stream whose length is unknown
+        (grows with the part number, see :mod:`.part_sizes`)."""
+        return stream_part_size(self._count + 1, base, self.op.client.capabilities)
 
-        try:
-            self.run_parts(send, bodies(initial))
-            parts.sort(key=lambda part: part.part_number)
-            etag = self.complete(upload_id, parts, total)
-        except BaseException as error:
-            self.abort_quietly(upload_id)
-            final = self.failure(error, "upload of a stream", errors.UploadError)
-            if final is error:
-                raise
-            raise final from error
-        return self.result(total, etag, len(parts), len(parts), 0)
+    def add(self, body: bytes | memoryview) -> None:
+        """Send ``body`` as the next part (in the background)."""
+        op = self.op
+        self._submit(len(body), lambda upload_id, number: op.upload_part(upload_id, number,
+                                                                         body)[0])
+
+    def add_copy(self, src_bucket: str, src_key: str, start: int, end: int,
+                 etag: str | None) -> None:
+        """Make the next part from bytes ``[start, end)`` of another object, server-side,
+        pinned to its ``etag`` (no bytes pass through the client)."""
+        op = self.op
+
+        def send(upload_id: str, number: int) -> PartInfo:
+            return op.request(
+                lambda: op.client.upload_part_copy(op.bucket, op.key, upload_id, number,
+                                                   src_bucket, src_key, start, end,
+                                                   if_match=etag),
+                f"upload_part_copy {number}",
+            )
+
+        self._submit(end - start, send)
+
+    def _submit(self, size: int, send: Callable[[str, int], PartInfo]) -> None:
+        op = self.op
+        max_parts = op.client.capabilities.max_parts
+        if self._count >= max_parts:
+            raise errors.UploadError(
+                f"more than {max_parts} parts: write with a larger part size",
+                operation="upload", bucket=op.bucket, key=op.key,
+            )
+        if self.upload_id is None:
+            op.refuse_existing()
+            self.upload_id = op.create_upload()
+            self._group = op.scheduler.group(op.config.max_workers, op.control.checkpoint)
+        self._count += 1
+        number = self._count
+        upload_id = self.upload_id
+        self.size += size
+
+        def task() -> None:
+            part = send(upload_id, number)
+            with self._parts_lock:
+                self._parts.append(part)
+            op.tracker.update(size)
+
+        if not self._group.submit(task):
+            self._group.wait()  # raises the failure that stopped the group
+
+    def parts(self) -> list[PartInfo]:
+        """Wait for every part; the parts in order, or the first failure."""
+        if self._group is not None:
+            self._group.wait()
+        return sorted(self._parts, key=lambda part: part.part_number)
+
+    def complete(self) -> TransferResult:
+        """Wait for the parts and make the object (create-only without ``overwrite``)."""
+        parts = self.parts()
+        etag = self.op.complete(self.upload_id, parts, self.size)
+        self.upload_id = None
+        return self.op.result(self.size, etag, len(parts), len(parts), 0)
+
+    def abort(self, error: BaseException | None = None, *, quiet: bool = True) -> None:
+        """Stop sending parts and abort the upload. A failed abort is logged (``quiet``, for
+        cleanup after ``error``) or raised (an abort the caller asked for)."""
+        if self._group is not None:
+            self._group.cancel()
+        upload_id, self.upload_id = self.upload_id, None
+        if upload_id is None:
+            return
+        if quiet:
+            self.op.abort_quietly(upload_id)
+        else:
+            self.op.abort(upload_id)
+
+
+def upload_stream(op: UploadOperation, stream: BinaryIO) -> TransferResult:
+    """Upload a stream read once, in order (not resumable: it cannot be re-read).
+
+    Less than two parts' worth goes up in a single PUT; more as a :class:`MultipartWrite`
+    whose part size grows with the part number, so a stream of unknown length is not limited
+    to ``max_parts`` times the first part size. Memory stays near ``max_workers + 1`` parts.
+    """
+    base = max(op.config.part_size_bytes, op.client.capabilities.min_part_size_bytes)
+    first = _read_full(stream, base)
+    second = _read_full(stream, base) if len(first) == base else b""
+    if not second:
+        return op.put_single(first)
+    writer = MultipartWrite(op)
+    with op.reported_as("upload of a stream", errors.UploadError, cleanup=writer.abort):
+        writer.add(first)
+        writer.add(second)
+        first = second = None  # the parts in flight hold them now
+        while body := _read_full(stream, writer.next_part_size(base)):
+            writer.add(body)
+        return writer.complete()
+
+
+def upload_bytes(op: UploadOperation, data: bytes | bytearray | memoryview) -> TransferResult:
+    """Upload bytes already in memory: one PUT up to one part, else parts sliced without
+    copying (a memoryview per part) and sent concurrently."""
+    view = memoryview(data).cast("B")
+    part_size = choose_part_size(len(view), op.config.part_size_bytes, op.client.capabilities)
+    if len(view) <= part_size:
+        return op.put_single(view)
+    writer = MultipartWrite(op)
+    with op.reported_as("upload of bytes", errors.UploadError, cleanup=writer.abort):
+        for offset in range(0, len(view), part_size):
+            writer.add(view[offset:offset + part_size])
+        return writer.complete()

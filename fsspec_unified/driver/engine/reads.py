@@ -1,0 +1,200 @@
+"""Reading bytes: one range, one object, or many ranges, always the same way.
+
+Every read the library makes (``cat_file``, ``open("rb")`` block fetches, ``cat_ranges``,
+downloads to a file or a stream) goes through :func:`read_range`, which gives it:
+
+- **Retries** under the operation's policy for transient errors, including a connection that
+  drops in the middle of a body: the retry asks only for the bytes still missing, and carries
+  ``If-Match`` with the ETag of the first response, so the bytes kept and the bytes fetched
+  again come from the same object (a replaced object raises ``ConcurrentModificationError``).
+- **A slot** of the scheduler's budget while the request runs, and the **rate limit** on every
+  chunk received.
+- **Progress** for every chunk, and a **length check**: a body shorter than what was asked for
+  (and the object has) is a connection error, retried like one.
+
+Larger reads are split into ranges that run concurrently (:func:`read_object`,
+:func:`read_ranges`); nearby ranges are merged into one request first.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+
+from .. import exceptions as errors
+from .operation import Operation
+from .part_sizes import choose_range_size
+
+#: Chunk read (and counted for progress and the rate limit) at a time when the bytes go to a
+#: sink that can take them piecemeal (a file); memory reads take a range in one piece.
+SINK_CHUNK_BYTES = 4 * 1024 * 1024
+#: Ranges of one object closer than this are fetched by one request (the gap is discarded).
+DEFAULT_MERGE_GAP_BYTES = 1024 * 1024
+
+Sink = Callable[[int, bytes], None]  # (offset in the object, bytes)
+
+
+@dataclass
+class ObjectSeen:
+    """What the first response said about the object: its size and ETag."""
+
+    size: int | None
+    etag: str | None
+
+
+def read_range(
+    op: Operation,
+    start: int,
+    end: int | None,
+    sink: Sink,
+    *,
+    etag: str | None = None,
+    version_id: str | None = None,
+    chunk_bytes: int | None = None,
+    report: Callable[[int], object] | None = None,
+    on_open: Callable[[ObjectSeen], object] | None = None,
+) -> ObjectSeen:
+    """Read bytes ``[start, end)`` (``end=None``: to the end) into ``sink``, retried as the
+    module docstring says; returns the object's size and ETag as the server gave them.
+
+    ``etag`` pins the read from the first request; without it, retries are pinned to the ETag
+    of the first response. ``chunk_bytes=None`` reads the whole range in one piece (one
+    allocation) unless a rate limit needs smaller pieces. ``on_open`` is called with what the
+    first response said, before its body is read.
+    """
+    position = start
+    seen = ObjectSeen(None, etag)
+    opened: list[bool] = []  # whether on_open was called
+    if chunk_bytes is None and op.scheduler.bandwidth is not None:
+        chunk_bytes = SINK_CHUNK_BYTES
+
+    def attempt() -> None:
+        nonlocal position
+        with op.scheduler.slot() as slot, op.client.open_object(
+            op.bucket, op.key, position, end, if_match=seen.etag, version_id=version_id,
+        ) as reader:
+            if reader.size is not None:
+                seen.size = reader.size
+            seen.etag = seen.etag or reader.etag  # later attempts read this same object
+            if on_open is not None and not opened:
+                opened.append(True)
+                on_open(seen)
+            last = seen.size if end is None else (
+                end if seen.size is None else min(end, seen.size))
+            if last is None:
+                last = position  # a range past the end: nothing to read
+            while position < last:
+                wanted = last - position
+                if chunk_bytes is not None:
+                    wanted = min(wanted, chunk_bytes)
+                op.throttle(wanted)
+                data = reader.read(wanted)
+                if not data:
+                    raise errors.ConnectionError(
+                        f"the server sent {position - start} bytes of range {start}-{last} "
+                        "and closed the body", operation="get_object", bucket=op.bucket,
+                        key=op.key,
+                    )
+                sink(position, data)
+                position += len(data)
+                slot.moved(len(data))
+                if report is not None:
+                    report(len(data))
+
+    op.retry(attempt, f"get range {start}-{'' if end is None else end}")
+    return seen
+
+
+def read_object(
+    op: Operation,
+    start: int = 0,
+    end: int | None = None,
+    *,
+    etag: str | None = None,
+    version_id: str | None = None,
+    report: Callable[[int], object] | None = None,
+) -> bytes:
+    """Bytes ``[start, end)`` of the object (``end=None``: to its end), in one request when
+    they fit one range, else the first range and then the rest concurrently, every range
+    pinned to the first response's ETag."""
+    first_end = start + choose_range_size(op, None if end is None else end - start)
+    if end is not None:
+        first_end = min(first_end, end)
+    pieces: dict[int, bytes] = {}
+    seen = read_range(op, start, first_end, pieces.__setitem__, etag=etag,
+                      version_id=version_id, report=report)
+    last = seen.size if end is None else (end if seen.size is None else min(end, seen.size))
+    if last is None or last <= first_end:
+        return _joined(pieces)
+    step = choose_range_size(op, last - start)
+    spans = [(offset, min(offset + step, last)) for offset in range(first_end, last, step)]
+
+    def fetch(span: tuple[int, int]) -> None:
+        read_range(op, span[0], span[1], pieces.__setitem__, etag=seen.etag,
+                   version_id=version_id, report=report)
+
+    op.run_parts(fetch, spans)
+    return _joined(pieces)
+
+
+def read_ranges(
+    op: Operation,
+    ranges: Sequence[tuple[int, int]],
+    *,
+    etag: str | None = None,
+    version_id: str | None = None,
+    merge_gap_bytes: int = DEFAULT_MERGE_GAP_BYTES,
+) -> list[bytes]:
+    """Several ``[start, end)`` ranges of one object, in the order given.
+
+    Ranges closer than ``merge_gap_bytes`` are fetched by one request; the requests run
+    concurrently, all pinned to one ETag (``etag``, or the first response's).
+    """
+    spans = merge_spans(ranges, merge_gap_bytes, max_span=choose_range_size(op, None) * 2)
+    fetched: dict[int, bytes] = {}
+    seen = ObjectSeen(None, etag)
+
+    def fetch(span: tuple[int, int]) -> None:
+        pieces: dict[int, bytes] = {}
+        result = read_range(op, span[0], span[1], pieces.__setitem__, etag=seen.etag,
+                            version_id=version_id)
+        seen.etag = seen.etag or result.etag
+        fetched[span[0]] = _joined(pieces)
+
+    if spans:
+        fetch(spans[0])  # learns the ETag that pins the others
+        op.run_parts(fetch, spans[1:])
+    return [_slice(fetched, spans, start, end) for start, end in ranges]
+
+
+def merge_spans(
+    ranges: Sequence[tuple[int, int]], gap: int, *, max_span: int
+) -> list[tuple[int, int]]:
+    """Sorted, non-empty spans covering every range, nearby ranges merged (up to
+    ``max_span`` bytes per span, so a merge never stops the requests running in parallel)."""
+    spans: list[list[int]] = []
+    for start, end in sorted(r for r in ranges if r[1] > r[0]):
+        if spans and start - spans[-1][1] <= gap and max(end, spans[-1][1]) - spans[-1][0] <= (
+            max_span
+        ):
+            spans[-1][1] = max(spans[-1][1], end)
+        else:
+            spans.append([start, end])
+    return [(start, end) for start, end in spans]
+
+
+def _slice(fetched: dict[int, bytes], spans: list[tuple[int, int]], start: int,
+           end: int) -> bytes:
+    if end <= start:
+        return b""
+    for span_start, span_end in spans:
+        if span_start <= start and end <= span_end:
+            data = fetched[span_start]
+            return data[start - span_start:end - span_start]
+    raise AssertionError(f"range {start}-{end} is in no span")  # merge_spans covers all
+
+
+def _joined(pieces: dict[int, bytes]) -> bytes:
+    if len(pieces) == 1:
+        return next(iter(pieces.values()))
+    return b"".join(pieces[offset] for offset in sorted(pieces))
