@@ -113,11 +113,12 @@ class UnifiedFile(AbstractBufferedFile):
     # -- reading -------------------------------------------------------------------------
 
     def _fetch_range(self, start: int, end: int) -> bytes:
-        return self.fs.transfers.read(
+        data = self.fs.transfers.read(
             self.fs.client, self.key, start, end, bucket=self.bucket,
             if_match=self._pinned_etag, version_id=self.version_id,
-            progress_callback=self.callback,
         )
+        self.callback.relative_update(len(data))
+        return data
 
     # -- writing -------------------------------------------------------------------------
 

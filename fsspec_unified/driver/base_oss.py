@@ -111,7 +111,8 @@ class ObjectReader(io.RawIOBase):
     """A raw reader over one GET's body that translates SDK errors raised while reading.
 
     ``size`` (the whole object's), ``etag`` and ``version_id`` are what the response said
-    (``None`` for a range that starts past the end, which reads as empty).
+    (``None``, and ``past_end`` true, for a range that starts past the end, which reads as
+    empty).
     """
 
     def __init__(
@@ -126,6 +127,8 @@ class ObjectReader(io.RawIOBase):
         self.size = None if response is None else response.size
         self.etag = None if response is None else response.etag
         self.version_id = None if response is None else response.version_id
+        #: The range started at or past the end of the object (416): nothing to read.
+        self.past_end = response is None
 
     def readable(self) -> bool:
         return True

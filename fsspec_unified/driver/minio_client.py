@@ -125,6 +125,12 @@ def _transport_error_class(exc: urllib3_errors.HTTPError) -> type[errors.OSSErro
     return errors.ConnectionError
 
 
+def _body(data: bytes | bytearray | memoryview) -> bytes | memoryview:
+    """A request body without a copy: the SDK only takes its length, hashes it and hands it
+    to urllib3, all of which accept a byte view (the engine passes slices of its buffers)."""
+    return data if isinstance(data, bytes) else memoryview(data).cast("B")
+
+
 class _ResponseBody:
     """An object body over minio's urllib3 response: bytes as stored; closing frees the
     connection (returned to the pool if the body was read to the end)."""
@@ -231,7 +237,7 @@ class MinioClient(BaseOSSClient):
         headers = {**write_headers(_META_PREFIX, content_type, metadata), "Content-MD5": md5}
         if not overwrite:
             headers["If-None-Match"] = "*"
-        result = self.sdk._put_object(bucket, key, bytes(data), headers)
+        result = self.sdk._put_object(bucket, key, _body(data), headers)
         return WriteResult(bucket, key, result.etag or None, result.version_id)
 
     def _open_object(self, bucket, key, start, end, if_match, version_id) -> ObjectResponse:
@@ -335,7 +341,7 @@ class MinioClient(BaseOSSClient):
 
     def _upload_part(self, bucket, key, upload_id, part_number, data, md5) -> PartInfo:
         etag = self.sdk._upload_part(
-            bucket, key, bytes(data), {"Content-MD5": md5}, upload_id, part_number
+            bucket, key, _body(data), {"Content-MD5": md5}, upload_id, part_number
         )
         return PartInfo(part_number, etag, len(data))
 

@@ -468,7 +468,7 @@ class S3SignedRequests:
         self, bucket: str, key: str, upload_id: str, part_number: int,
         data: bytes | bytearray | memoryview, md5: str,
     ) -> PartInfo:
-        query = {"partNumber": str(part_number), "uploadId": upload_id}
+        query = {"uploadId": upload_id, "partNumber": str(part_number)}
         response, _ = self._send(
             UPLOAD_PART, "PUT", bucket, key, query, {"Content-MD5": md5}, data
         )

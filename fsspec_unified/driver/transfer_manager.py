@@ -38,7 +38,7 @@ from .engine.control import TransferControl, TransferHandle
 from .engine.copies import copy_object
 from .engine.downloads import FileDownload
 from .engine.operation import Operation
-from .engine.reads import Sink, read_object, read_range, read_ranges
+from .engine.reads import DEFAULT_MERGE_GAP_BYTES, Sink, read_object, read_range, read_ranges
 from .engine.retry import RetryPolicy
 from .engine.scheduler import RequestScheduler
 from .engine.uploads import (
@@ -165,6 +165,7 @@ class TransferManager:
         ``open("wb")`` uses); its operation's :meth:`put_single` sends a small object."""
         op = self.upload_operation(client, object_name, bucket, progress_callback, None,
                                    content_type, metadata, overwrite)
+        op.start_tracking(0)  # the length is unknown until the file is closed
         return MultipartWrite(op)
 
     def copy(
@@ -240,15 +241,12 @@ class TransferManager:
         bucket: str | None = None,
         if_match: str | None = None,
         version_id: str | None = None,
-        progress_callback: Any = None,
     ) -> bytes:
         """Bytes ``[start, end)`` of an object (``end=None``: to its end): one GET when they
         fit one range, else concurrent ranged GETs, all pinned to one ETag (``if_match``, or
         the first response's)."""
-        op = self._operation(Operation, client, object_name, bucket, progress_callback, None)
-        callback = None if progress_callback is None else op.tracker.update
-        return read_object(op, start, end, etag=if_match, version_id=version_id,
-                           report=callback)
+        op = self._operation(Operation, client, object_name, bucket, None, None)
+        return read_object(op, start, end, etag=if_match, version_id=version_id)
 
     def read_ranges(
         self,
@@ -259,11 +257,14 @@ class TransferManager:
         bucket: str | None = None,
         if_match: str | None = None,
         version_id: str | None = None,
+        merge_gap_bytes: int = DEFAULT_MERGE_GAP_BYTES,
     ) -> list[bytes]:
-        """Several ``[start, end)`` ranges of one object, in order: nearby ranges merged into
-        one request, the requests concurrent, all pinned to one ETag."""
+        """Several ``[start, end)`` ranges of one object, in order: ranges closer than
+        ``merge_gap_bytes`` merged into one request, the requests concurrent, all pinned to
+        one ETag."""
         op = self._operation(Operation, client, object_name, bucket, None, None)
-        return read_ranges(op, ranges, etag=if_match, version_id=version_id)
+        return read_ranges(op, ranges, etag=if_match, version_id=version_id,
+                           merge_gap_bytes=merge_gap_bytes)
 
     # -- bulk operations -----------------------------------------------------------------
 

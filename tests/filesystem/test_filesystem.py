@@ -16,7 +16,7 @@ from fsspec_unified import exceptions
 from fsspec_unified.driver.types import MIB
 from fsspec_unified.filesystem import UnifiedFileSystem
 from tests.filesystem.conftest import storage_options
-from tests.helpers import pattern_bytes
+from tests.helpers import force_multipart_copy, pattern_bytes
 
 
 class CountingCallback(Callback):
@@ -311,7 +311,7 @@ def test_cp_file_server_side_and_multipart_copy(ufs, root, monkeypatch):
     ufs.cp_file(f"{root}/src.bin", f"{root}/copy.bin")
     assert ufs.cat(f"{root}/copy.bin") == data
     # Force the path used above the provider's 5 GiB single-copy limit.
-    monkeypatch.setattr(UnifiedFileSystem, "_copy_threshold_bytes", 6 * MIB)
+    force_multipart_copy(ufs, monkeypatch, 6 * MIB)
     callback = CountingCallback()
     ufs.cp_file(f"{root}/src.bin", f"{root}/big-copy.bin", callback=callback)
     assert ufs.cat(f"{root}/big-copy.bin") == data

@@ -17,7 +17,7 @@ from fsspec_unified.driver.exceptions import ConcurrentModificationError
 from fsspec_unified.driver.types import MIB
 from fsspec_unified.filesystem import UnifiedFileSystem
 from tests.filesystem.conftest import storage_options
-from tests.helpers import pattern_bytes
+from tests.helpers import force_multipart_copy, pattern_bytes
 
 
 def new_fs(store, **extra) -> UnifiedFileSystem:
@@ -242,7 +242,7 @@ def test_multipart_copy_keeps_content_type_and_metadata(ufs, root, client, fs_bu
     key = root.split("/", 1)[1]
     client.put_object(fs_bucket, f"{key}/src.csv", pattern_bytes(7 * MIB, seed=5),
                       content_type="text/csv", metadata={"owner": "h3", "stage": "raw"})
-    monkeypatch.setattr(UnifiedFileSystem, "_copy_threshold_bytes", 6 * MIB)
+    force_multipart_copy(ufs, monkeypatch, 6 * MIB)
     ufs.cp_file(f"{root}/src.csv", f"{root}/copy.data")
     copied = client.head_object(fs_bucket, f"{key}/copy.data")
     assert copied.content_type == "text/csv"
@@ -256,7 +256,7 @@ def test_multipart_copy_of_a_source_replaced_mid_copy_fails_and_leaves_nothing(
     """The part copies are pinned to the source's ETag: never an object of two versions."""
     key = root.split("/", 1)[1]
     client.put_object(fs_bucket, f"{key}/src.bin", pattern_bytes(7 * MIB, seed=7))
-    monkeypatch.setattr(UnifiedFileSystem, "_copy_threshold_bytes", 6 * MIB)
+    force_multipart_copy(ufs, monkeypatch, 6 * MIB)
     original = ufs.client.upload_part_copy
 
     def replace_source_first(*args, **kwargs):

@@ -81,7 +81,7 @@ def read_range(
                 on_open(seen)
             last = seen.size if end is None else (
                 end if seen.size is None else min(end, seen.size))
-            if last is None:
+            if last is None or reader.past_end:
                 last = position  # a range past the end: nothing to read
             while position < last:
                 wanted = last - position
@@ -112,7 +112,6 @@ def read_object(
     *,
     etag: str | None = None,
     version_id: str | None = None,
-    report: Callable[[int], object] | None = None,
 ) -> bytes:
     """Bytes ``[start, end)`` of the object (``end=None``: to its end), in one request when
     they fit one range, else the first range and then the rest concurrently, every range
@@ -122,7 +121,7 @@ def read_object(
         first_end = min(first_end, end)
     pieces: dict[int, bytes] = {}
     seen = read_range(op, start, first_end, pieces.__setitem__, etag=etag,
-                      version_id=version_id, report=report)
+                      version_id=version_id)
     last = seen.size if end is None else (end if seen.size is None else min(end, seen.size))
     if last is None or last <= first_end:
         return _joined(pieces)
@@ -131,7 +130,7 @@ def read_object(
 
     def fetch(span: tuple[int, int]) -> None:
         read_range(op, span[0], span[1], pieces.__setitem__, etag=seen.etag,
-                   version_id=version_id, report=report)
+                   version_id=version_id)
 
     op.run_parts(fetch, spans)
     return _joined(pieces)
