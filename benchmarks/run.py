@@ -1,24 +1,25 @@
 """Run every workload for every client against a local SeaweedFS, and write the results.
 
-    python benchmarks/run.py [--quick] [--rounds N] [--out DIR]
+    python benchmarks/run.py [--quick] [--rounds N] [--clients A,B] [--out DIR]
 
-One server serves the whole run; each client gets a bucket of its own, seeded before the first
-round. Rounds interleave the clients, each round starting one client later than the previous
-one, so that a slow phase of the server or the machine spreads over every client instead of
-landing on one. Results go to ``DIR/results.json`` and ``DIR/results.md``; the Markdown table
-is also printed.
+One server serves the whole run, S3 directly and OSS through the OSS test gateway in front of
+it. What the workloads read is seeded once into a shared bucket; each client writes to a
+bucket of its own and runs in a process of its own (see ``benchmarks/worker.py`` for why).
+Rounds interleave the clients, each round starting one client later than the previous one,
+so that a slow phase of the server or the machine spreads over every client instead of
+landing on one. Results go to ``DIR/results.json``, ``DIR/results.md`` and ``DIR/chart.png``;
+the Markdown is also printed.
 """
 
 from __future__ import annotations
 
 import argparse
 import contextlib
-import gc
 import os
 import sys
 import tempfile
 import time
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 # Run as a script, only this folder is on sys.path; the repository root makes the
@@ -27,101 +28,188 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from benchmarks.clients import (
     CLIENT_SPECS,
+    OSS_SECTION,
+    S3_SECTION,
     SMALL_OBJECT_WORKERS,
     ClientSpec,
-    StorageClient,
+    Section,
     Target,
-    build_client,
     describe_error,
 )
 from benchmarks.reference import Reference
 from benchmarks.report import Figure, Results
-from benchmarks.workloads import DEFAULT_PLAN, MIB, QUICK_PLAN, Plan, Workload, build_workloads
+from benchmarks.worker import WORKER_FLAG, Worker, WorkerError, serve
+from benchmarks.workloads import (
+    DEFAULT_PLAN,
+    MIB,
+    QUICK_PLAN,
+    LocalFile,
+    Plan,
+    Sample,
+    Workload,
+    build_workloads,
+    write_random_file,
+)
 from fsspec_unified.local_server import LocalS3Server
 
 DEFAULT_OUT_DIR = Path(__file__).resolve().parent / "results"
-_WARM_UP_PREFIX = "warm-up/"
+SEED_BUCKET = "bench-seed"
+_SERVER_STOP_TIMEOUT_S = 2.0
 _STARTED_AT = time.monotonic()
 
 
 @dataclass
 class Contestant:
-    """A benchmarked client with the reference client on the same bucket."""
+    """A benchmarked client's worker, with the reference client on the client's bucket."""
 
     spec: ClientSpec
-    client: StorageClient
+    worker: Worker
     reference: Reference
+    broken: str | None = None  # why its worker stopped answering, once it has
+
+    def measure(self, workload: Workload, figure: Figure, round_number: int) -> Sample | None:
+        """One sample, verified; ``None`` (and ``figure.not_measured`` set) if the client has
+        no API for the operation. Whatever the client wrote is deleted afterwards."""
+        if self.broken:
+            return Sample(round_number, error=self.broken)
+        try:
+            result = self.worker.measure(workload.name)
+        except WorkerError as error:
+            self.broken = describe_error(error)
+            return Sample(round_number, error=self.broken)
+        if "not_supported" in result:
+            figure.not_measured = result["not_supported"]
+            return None
+        try:
+            if "error" in result:
+                return Sample(round_number, error=result["error"])
+            workload.verify(self.reference, result["outcome"])
+        except Exception as error:  # a wrong result is a result to report, not a crash
+            return Sample(round_number, error=describe_error(error))
+        finally:
+            workload.clean(self.reference)
+        return Sample(
+            round_number, seconds=result["seconds"], cpu_s=result["cpu_s"],
+            peak_rss_mib=result["peak_rss_mib"], rss_rise_mib=result["rss_rise_mib"],
+            value=workload.value(result["seconds"]),
+        )
+
+
+@dataclass
+class Endpoints:
+    """Where each section's clients connect; a section whose endpoint did not start has a
+    reason instead."""
+
+    credentials: tuple[str, str]
+    urls: dict[Section, str] = field(default_factory=dict)
+    missing: dict[Section, str] = field(default_factory=dict)
+
+    def target(self, section: Section, bucket: str) -> Target:
+        return Target(self.urls[section], *self.credentials, bucket, SEED_BUCKET, section.region)
 
 
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument(
         "--quick", action="store_true",
-        help=f"a {QUICK_PLAN.large_file_bytes // MIB} MiB file, "
-        f"{QUICK_PLAN.small_object_count} small objects, {QUICK_PLAN.listing_object_count} "
-        f"to list, {QUICK_PLAN.rounds} rounds (default: {DEFAULT_PLAN.large_file_bytes // MIB} "
-        f"MiB, {DEFAULT_PLAN.small_object_count}, {DEFAULT_PLAN.listing_object_count}, "
-        f"{DEFAULT_PLAN.rounds})",
+        help=f"a {_describe(QUICK_PLAN)}: about 2-3 minutes on 2 cores (default: a "
+        f"{_describe(DEFAULT_PLAN)}: about 12-16 minutes on 2 cores)",
     )
     parser.add_argument("--rounds", type=int, help="rounds per figure, overriding the above")
     parser.add_argument(
-        "--out", type=Path, default=DEFAULT_OUT_DIR,
-        help=f"where results.json and results.md go (default {DEFAULT_OUT_DIR})",
+        "--clients", type=lambda names: [name.strip() for name in names.split(",")],
+        help="comma-separated client names to run (default: all of "
+        f"{', '.join(spec.name for spec in CLIENT_SPECS)})",
     )
+    parser.add_argument(
+        "--out", type=Path, default=DEFAULT_OUT_DIR,
+        help=f"where results.json, results.md and chart.png go (default {DEFAULT_OUT_DIR})",
+    )
+    parser.add_argument(WORKER_FLAG, action="store_true", help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
     if args.rounds is not None and args.rounds < 1:
         parser.error("--rounds must be 1 or more")
+    unknown = set(args.clients or ()) - {spec.name for spec in CLIENT_SPECS}
+    if unknown:
+        parser.error(f"unknown clients: {', '.join(sorted(unknown))}")
     return args
 
 
+def _describe(plan: Plan) -> str:
+    return (
+        f"{plan.large_file_bytes // MIB} MiB file, {plan.range_count} ranges, "
+        f"{plan.small_object_count} small objects, {plan.listing_object_count} keys to list, "
+        f"{plan.tree_file_count} files in the tree, {plan.rounds} rounds"
+    )
+
+
 def progress(message: str) -> None:
-    """Progress goes to stderr, so stdout carries only the table."""
+    """Progress goes to stderr, so stdout carries only the Markdown."""
     print(f"{time.monotonic() - _STARTED_AT:6.1f} s  {message}", file=sys.stderr, flush=True)
 
 
-def ready_client(
-    spec: ClientSpec, target: Target, open_clients: contextlib.ExitStack
-) -> StorageClient | str:
-    """The client, built and warmed up, or the reason it cannot be benchmarked.
+def start_endpoints(server: LocalS3Server, stack: contextlib.ExitStack) -> Endpoints:
+    """The S3 server's endpoint and the OSS gateway's, started in front of it.
 
-    The warm-up (an empty listing) makes the client create its SDK objects and first
-    connection before anything is timed; a client that cannot even do that is left out rather
-    than failing the whole run. The client is closed when ``open_clients`` closes.
+    The gateway is imported here rather than at the top: the workers import this module, and
+    should not carry the gateway's imports in their memory.
     """
-    client = build_client(spec, target)
-    if isinstance(client, str):
-        return client
-    open_clients.enter_context(client)
+    endpoints = Endpoints((server.access_key, server.secret_key))
+    endpoints.urls[S3_SECTION] = server.endpoint_url
     try:
-        client.list_prefix(_WARM_UP_PREFIX)
-    except Exception as error:  # one broken client must not stop the others
-        return f"warm-up failed: {describe_error(error)}"
-    return client
+        from fsspec_unified.testing.oss_gateway import OSSGateway
+
+        gateway = stack.enter_context(OSSGateway(
+            server.endpoint_url, server.access_key, server.secret_key, region=OSS_SECTION.region
+        ))
+    except Exception as error:  # the OSS clients are skipped, the others still run
+        endpoints.missing[OSS_SECTION] = f"the OSS gateway did not start: {describe_error(error)}"
+    else:
+        endpoints.urls[OSS_SECTION] = gateway.endpoint_url
+        progress(f"OSS gateway listening on {gateway.endpoint_url}")
+    return endpoints
 
 
-def prepare_contestants(
-    server: LocalS3Server, workloads: list[Workload], open_clients: contextlib.ExitStack
+def seed(endpoints: Endpoints, workloads: list[Workload], stack: contextlib.ExitStack) -> None:
+    seeder = stack.enter_context(Reference(endpoints.target(S3_SECTION, SEED_BUCKET),
+                                           SEED_BUCKET))
+    seeder.create_bucket()
+    progress(f"seeding {SEED_BUCKET}")
+    for workload in workloads:
+        workload.seed(seeder)
+
+
+def start_contestants(
+    specs: list[ClientSpec], endpoints: Endpoints, plan: Plan, scratch_dir: Path,
+    source: LocalFile, stack: contextlib.ExitStack,
 ) -> tuple[list[Contestant], dict[str, str]]:
-    """Create each client's bucket, set up every available client, and seed its bucket.
+    """A worker and a bucket for every client that can run; for the others, the reason.
 
-    Returns the contestants and, for each client left out, the reason.
+    The workers start together (their imports overlap) and are then awaited in order.
     """
-    contestants: list[Contestant] = []
     skipped: dict[str, str] = {}
-    for spec in CLIENT_SPECS:
-        target = Target(server.endpoint_url, server.access_key, server.secret_key, spec.bucket)
-        reference = Reference(target)
-        open_clients.enter_context(reference)
-        reference.create_bucket()  # first: the client's warm-up lists this bucket
-        client = ready_client(spec, target, open_clients)
-        if isinstance(client, str):
-            progress(f"skipping {spec.name}: {client}")
-            skipped[spec.name] = client
+    starting: list[Contestant] = []
+    for spec in specs:
+        if spec.section in endpoints.missing:
+            skipped[spec.name] = endpoints.missing[spec.section]
             continue
-        progress(f"seeding {spec.bucket}")
-        for workload in workloads:
-            workload.seed(reference)
-        contestants.append(Contestant(spec, client, reference))
+        reference = stack.enter_context(
+            Reference(endpoints.target(S3_SECTION, SEED_BUCKET), spec.bucket)
+        )
+        reference.create_bucket()
+        worker = stack.enter_context(Worker(
+            spec.name, endpoints.target(spec.section, spec.bucket), plan, scratch_dir, source
+        ))
+        starting.append(Contestant(spec, worker, reference))
+    contestants = []
+    for contestant in starting:
+        reason = contestant.worker.ready()
+        if reason is None:
+            progress(f"{contestant.spec.name} ready")
+            contestants.append(contestant)
+        else:
+            progress(f"skipping {contestant.spec.name}: {reason}")
+            skipped[contestant.spec.name] = reason
     return contestants, skipped
 
 
@@ -131,49 +219,60 @@ def run_rounds(
     """Measure each workload for each client, ``rounds`` times, interleaving the clients."""
     figures = {
         (workload.name, contestant.spec.name): Figure.empty(
-            workload, contestant.spec.name, contestant.spec.ours
+            workload, contestant.spec.name, contestant.spec.ours, contestant.spec.section
         )
-        for workload in workloads
         for contestant in contestants
+        for workload in workloads
+        if contestant.spec.runs(workload.name)
     }
     for round_number in range(1, rounds + 1):
         shift = (round_number - 1) % len(contestants)
         order = contestants[shift:] + contestants[:shift]
         for workload in workloads:
             for contestant in order:
-                sample = workload.measure(contestant.client, contestant.reference, round_number)
-                figures[workload.name, contestant.spec.name].samples.append(sample)
-                if sample.error:
-                    outcome = f"FAILED {sample.error}"
+                figure = figures.get((workload.name, contestant.spec.name))
+                if figure is None or figure.not_measured:
+                    continue
+                sample = contestant.measure(workload, figure, round_number)
+                if sample is None:
+                    outcome = f"not measured: {figure.not_measured}"
                 else:
-                    outcome = f"{sample.value:,.1f} {workload.unit}"
+                    figure.samples.append(sample)
+                    outcome = (f"FAILED {sample.error}" if sample.error
+                               else f"{sample.value:,.1f} {workload.unit}")
                 progress(
-                    f"round {round_number}/{rounds}  {workload.name:<15} "
-                    f"{contestant.spec.name:<21} {outcome}"
+                    f"round {round_number}/{rounds}  {workload.name:<14} "
+                    f"{contestant.spec.name:<20} {outcome}"
                 )
-    return list(figures.values())
+    return [figure for figure in figures.values() if figure.samples or figure.not_measured]
 
 
-def run(plan: Plan) -> Results:
-    """One complete run: server up, bucket seeded, rounds measured, server down."""
+def run(plan: Plan, specs: list[ClientSpec]) -> Results:
+    """One complete run: server up, data seeded, rounds measured, everything stopped."""
     started = time.perf_counter()
     load_before = os.getloadavg()[0]
     with tempfile.TemporaryDirectory(prefix="fsspec-unified-bench-") as scratch:
         scratch_dir = Path(scratch)
-        progress(f"writing the {plan.large_file_bytes // MIB} MiB source file")
-        workloads = build_workloads(plan, scratch_dir)
-        with LocalS3Server(scratch_dir / "server") as server:
+        progress(f"writing the {plan.large_file_bytes // MIB} MiB source file and the tree")
+        source = write_random_file(scratch_dir / "large.bin", plan.large_file_bytes)
+        workloads = build_workloads(plan, scratch_dir, source)
+        for workload in workloads:
+            workload.write_local()
+        server = LocalS3Server(scratch_dir / "server").start()
+        try:
             progress(f"SeaweedFS listening on {server.endpoint_url}")
-            with contextlib.ExitStack() as open_clients:
-                contestants, skipped = prepare_contestants(server, workloads, open_clients)
-                # Every client lives in this one process, and their SDKs' loaded models are
-                # hundreds of thousands of objects: a full collection then takes ~200 ms and
-                # lands on whichever client happens to trigger it. Frozen objects are never
-                # scanned again, so each client pays only for the garbage it makes itself.
-                gc.collect()
-                gc.freeze()
-                figures = run_rounds(contestants, workloads, plan.rounds)
-            progress("stopping SeaweedFS (a graceful stop takes it about 25 s)")
+            with contextlib.ExitStack() as stack:
+                endpoints = start_endpoints(server, stack)
+                seed(endpoints, workloads, stack)
+                contestants, skipped = start_contestants(
+                    specs, endpoints, plan, scratch_dir, source, stack
+                )
+                figures = run_rounds(contestants, workloads, plan.rounds) if contestants else []
+                progress("stopping the workers")
+        finally:
+            # Its data is thrown away with the scratch directory, so a graceful stop (about
+            # 25 s) buys nothing.
+            server.stop(timeout_s=_SERVER_STOP_TIMEOUT_S)
     return Results(
         plan=plan,
         small_object_workers=SMALL_OBJECT_WORKERS,
@@ -186,12 +285,18 @@ def run(plan: Plan) -> Results:
 
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
+    if args.worker:
+        return serve()
     plan = QUICK_PLAN if args.quick else DEFAULT_PLAN
     if args.rounds is not None:
         plan = replace(plan, rounds=args.rounds)
-    results = run(plan)
+    specs = [spec for spec in CLIENT_SPECS if args.clients is None or spec.name in args.clients]
+    results = run(plan, specs)
     print(results.write(args.out))
-    progress(f"wrote {args.out / 'results.json'} and {args.out / 'results.md'}")
+    from benchmarks.chart import write_chart
+
+    progress(write_chart(results, args.out / "chart.png"))
+    progress(f"wrote results.json and results.md in {args.out}")
     return 0
 
 
