@@ -520,7 +520,7 @@ class S3SignedRequests:
         headers["Host"] = self._host
         headers["User-Agent"] = _USER_AGENT
         if body is not None:
-            headers["Content-Length"] = str(len(body))
+            headers["Content-Length"] = str(memoryview(body).nbytes)
         request = AWSRequest(method=method, url=url, headers=headers, data=body)
         credentials = self._credentials
         frozen = None if credentials is None else credentials.get_frozen_credentials()

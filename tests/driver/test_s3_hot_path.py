@@ -430,6 +430,26 @@ def test_a_body_closed_early_is_dropped_and_does_not_poison_the_pool(
     assert forward_proxy.connections == 3  # each early close cost one new connection
 
 
+def test_the_rest_of_a_body_closed_early_is_never_read_as_another_response():
+    """The rest of the first body arrives only after the next request could have been sent
+    on the same connection: a connection given back to the pool would then read it as the
+    next response. A real server cannot be made to pause like this, so a raw one does."""
+    def respond(connection: socket.socket, head: bytes) -> None:
+        if head.startswith(b"GET /bucket/big"):
+            connection.sendall(_headers_then(b"0123456789", 1000))
+            time.sleep(0.3)
+            connection.sendall(b"HTTP/1.1 200 OK\r\nContent-Length: 980\r\n\r\n".ljust(990))
+        else:
+            connection.sendall(_headers_then(b"second", 6))
+
+    with RawServer(respond) as server, _raw_client(server.url, max_pool_connections=1) as driver:
+        with driver.open_object("bucket", "big", 0, 1000) as body:
+            assert read_all(body, 10) == b"0123456789"
+        for _ in range(3):
+            assert driver.get_object("bucket", "small", 0, 6) == b"second"
+            time.sleep(0.2)
+
+
 @S3_ONLY
 def test_more_open_bodies_than_pooled_connections(store, bucket, prefix):
     objects = {f"{prefix}{index}": pattern_bytes(200_000, seed=index) for index in range(6)}
@@ -483,24 +503,26 @@ class RawServer:
             threading.Thread(target=self._handle, args=(connection,), daemon=True).start()
 
     def _handle(self, connection: socket.socket) -> None:
-        with connection:
-            head = b""
-            while b"\r\n\r\n" not in head:
-                chunk = connection.recv(65536)
-                if not chunk:
-                    return
-                head += chunk
-            head, _, body = head.partition(b"\r\n\r\n")
-            length = 0
-            for line in head.split(b"\r\n")[1:]:
-                name, _, value = line.partition(b":")
-                if name.strip().lower() == b"content-length":
-                    length = int(value)
-            while len(body) < length:
-                body += connection.recv(65536)
-            self._respond(connection, head)
-            # Hold the connection until the client is done with it.
-            self._stop.wait(5)
+        """Serve the requests of one connection, one after the other, until it closes."""
+        connection.settimeout(10)
+        pending = b""
+        with connection, contextlib.suppress(OSError):
+            while not self._stop.is_set():
+                while b"\r\n\r\n" not in pending:
+                    chunk = connection.recv(65536)
+                    if not chunk:
+                        return
+                    pending += chunk
+                head, _, pending = pending.partition(b"\r\n\r\n")
+                length = 0
+                for line in head.split(b"\r\n")[1:]:
+                    name, _, value = line.partition(b":")
+                    if name.strip().lower() == b"content-length":
+                        length = int(value)
+                while len(pending) < length:
+                    pending += connection.recv(65536)
+                pending = pending[length:]
+                self._respond(connection, head)
 
     def stalled(self) -> bool:
         return self._stop.wait(30)
