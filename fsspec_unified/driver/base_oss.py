@@ -141,6 +141,10 @@ class ObjectReader(io.RawIOBase):
         with self._translate():
             return self._body.read(size) if size is not None and size >= 0 else self._body.read()
 
+    def readall(self) -> bytes:
+        """Everything left, in one read (``RawIOBase`` would read 8 KiB at a time)."""
+        return self.read(-1)
+
     def readinto(self, buffer) -> int:
         if self._body is None:
             return 0
@@ -279,12 +283,8 @@ class BaseOSSClient(ABC):
         server-side multipart upload, aborted if anything fails so that no object and no
         orphaned parts remain. For concurrent, resumable uploads use the transfer manager.
         """
-        self._check_object(bucket, key)
-        self._check_part_size(part_size)
-        with _one_at_a_time(part_size) as transfers:
-            result = transfers.upload_stream(self, stream, key, bucket=bucket,
-                                             content_type=content_type, metadata=metadata)
-        return WriteResult(bucket, key, result.etag)
+        return self._upload_one_at_a_time("upload_stream", bucket, key, stream, content_type,
+                                          metadata, part_size)
 
     def put_file(
         self,
@@ -298,11 +298,17 @@ class BaseOSSClient(ABC):
     ) -> WriteResult:
         """Upload a local file through the transfer engine, one part in flight at a time; the
         part size grows if the file needs more than the provider's maximum number of parts."""
+        return self._upload_one_at_a_time("upload_file", bucket, key, path, content_type,
+                                          metadata, part_size)
+
+    def _upload_one_at_a_time(self, entry_point: str, bucket: str, key: str, source: Any,
+                              content_type: str | None, metadata: dict[str, str] | None,
+                              part_size: int) -> WriteResult:
         self._check_object(bucket, key)
         self._check_part_size(part_size)
         with _one_at_a_time(part_size) as transfers:
-            result = transfers.upload_file(self, path, key, bucket=bucket,
-                                           content_type=content_type, metadata=metadata)
+            result = getattr(transfers, entry_point)(
+                self, source, key, bucket=bucket, content_type=content_type, metadata=metadata)
         return WriteResult(bucket, key, result.etag)
 
     def get_object(
@@ -315,12 +321,12 @@ class BaseOSSClient(ABC):
         if_match: str | None = None,
         version_id: str | None = None,
     ) -> bytes:
-        """The object's bytes, or the range ``[start, end)`` of them (see
-        :meth:`get_object_stream` for ``if_match`` and ``version_id``)."""
-        with self.get_object_stream(
+        """The object's bytes, or the range ``[start, end)`` of them, read in one piece (see
+        :meth:`open_object` for ``if_match`` and ``version_id``)."""
+        with self.open_object(
             bucket, key, start, end, if_match=if_match, version_id=version_id
-        ) as stream:
-            return stream.read()
+        ) as reader:
+            return reader.readall()
 
     def get_object_stream(
         self,

@@ -20,7 +20,6 @@ exist there, and work handed to them would never run).
 from __future__ import annotations
 
 import os
-import threading
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import replace
@@ -40,7 +39,7 @@ from .engine.downloads import FileDownload
 from .engine.operation import Operation
 from .engine.reads import DEFAULT_MERGE_GAP_BYTES, Sink, read_object, read_range, read_ranges
 from .engine.retry import RetryPolicy
-from .engine.scheduler import RequestScheduler
+from .engine.scheduler import FORK_GUARD, RequestScheduler
 from .engine.uploads import (
     FileUpload,
     MultipartWrite,
@@ -292,7 +291,7 @@ class TransferManager:
 
     def shutdown(self) -> None:
         """Wait for background transfers and release their threads (this process's)."""
-        with _FORK_GUARD.lock:
+        with FORK_GUARD.lock:
             executor, self._background = self._background, None
             owned = self._background_pid == os.getpid()
         if executor is not None and owned:
@@ -314,7 +313,7 @@ class TransferManager:
     def _executor(self) -> ThreadPoolExecutor:
         """This process's background executor, created on first use (again after a fork)."""
         pid = os.getpid()
-        with _FORK_GUARD.lock:
+        with FORK_GUARD.lock:
             if self._background is None or self._background_pid != pid:
                 # An executor inherited through fork is abandoned, not shut down: its threads
                 # live in the parent only.
@@ -351,19 +350,3 @@ class TransferManager:
         op.part_body_hook = self.part_body_hook
         op.overwrite = overwrite
         return op
-
-
-class _ForkGuard:
-    """One lock for creating executors, replaced in a forked child (a parent thread may have
-    held it at the moment of the fork)."""
-
-    def __init__(self) -> None:
-        self.lock = threading.Lock()
-
-    def reset(self) -> None:
-        self.lock = threading.Lock()
-
-
-_FORK_GUARD = _ForkGuard()
-if hasattr(os, "register_at_fork"):
-    os.register_at_fork(after_in_child=_FORK_GUARD.reset)

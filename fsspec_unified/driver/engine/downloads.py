@@ -82,7 +82,7 @@ class FileDownload(Operation):
             raise PermissionError(f"destination directory {directory} is not writable")
         if self.store is None:
             return self.run_fresh(destination)
-        checkpoint = self.checkpoint_path(destination)
+        checkpoint = self.checkpoint_path("download", destination)
         with self.holding_checkpoint(
                 checkpoint, f"the download of {self.bucket}/{self.key} to {destination}"):
             return self.run_resumable(destination, checkpoint)
@@ -165,14 +165,6 @@ class FileDownload(Operation):
         return TransferResult(
             self.bucket, self.key, info.size, info.etag, part_count, part_count - resumed,
             resumed, self.elapsed_s(),
-        )
-
-    def checkpoint_path(self, destination: str) -> Path | None:
-        if self.store is None:
-            return None
-        return self.store.path_for(
-            kind="download", provider=self.client.provider, endpoint=self.client.config.endpoint,
-            bucket=self.bucket, key=self.key, local_path=destination,
         )
 
     def start_or_resume(

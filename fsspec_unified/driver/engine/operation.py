@@ -100,6 +100,16 @@ class Operation:
         self.scheduler.run_all(work, items, in_flight=self.config.max_workers,
                                before_each=self.control.checkpoint)
 
+    def checkpoint_path(self, kind: str, local_path: str) -> Path | None:
+        """Where the checkpoint of this transfer of ``local_path`` lives (``None`` when not
+        resumable): one file per kind, endpoint, object and local file."""
+        if self.store is None:
+            return None
+        return self.store.path_for(
+            kind=kind, provider=self.client.provider, endpoint=self.client.config.endpoint,
+            bucket=self.bucket, key=self.key, local_path=local_path,
+        )
+
     def save_checkpoint(self, path: Path | None, progress: TransferProgress) -> None:
         """Write the whole record (at the start, on resume); no-op if not resumable."""
         if self.store is None or path is None:

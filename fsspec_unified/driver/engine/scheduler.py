@@ -137,7 +137,7 @@ class RequestScheduler:
 
     def shutdown(self) -> None:
         """Release this process's threads (they are created again if the scheduler is used)."""
-        with _FORK_GUARD.lock:
+        with FORK_GUARD.lock:
             pools, self._pools = self._pools, {}
             owned = self._pools_pid == os.getpid()
         if owned:
@@ -146,7 +146,7 @@ class RequestScheduler:
 
     def _pool(self, name: str) -> ThreadPoolExecutor:
         pid = os.getpid()
-        with _FORK_GUARD.lock:
+        with FORK_GUARD.lock:
             if self._pools_pid != pid:
                 # Pools inherited through fork are abandoned: their threads live in the parent.
                 self._pools = {}
@@ -261,8 +261,8 @@ class RequestSlot:
 
 
 class _ForkGuard:
-    """One lock for creating pools, replaced in a forked child (a parent thread may have held
-    it at the moment of the fork)."""
+    """One lock for creating thread pools (here and in the transfer manager), replaced in a
+    forked child (a parent thread may have held it at the moment of the fork)."""
 
     def __init__(self) -> None:
         self.lock = threading.Lock()
@@ -271,9 +271,9 @@ class _ForkGuard:
         self.lock = threading.Lock()
 
 
-_FORK_GUARD = _ForkGuard()
+FORK_GUARD = _ForkGuard()
 if hasattr(os, "register_at_fork"):
-    os.register_at_fork(after_in_child=_FORK_GUARD.reset)
+    os.register_at_fork(after_in_child=FORK_GUARD.reset)
 
 
 def _mark_thread(name: str) -> None:

@@ -238,7 +238,7 @@ class FileUpload(UploadOperation):
         if size <= part_size:
             with open(path, "rb") as handle:
                 return self.put_single(handle.read())
-        checkpoint = self.checkpoint_path(path)
+        checkpoint = self.checkpoint_path("upload", path)
         with self.holding_checkpoint(checkpoint,
                                      f"the upload of {path} to {self.bucket}/{self.key}"):
             return self.run_multipart(path, stat, part_size, checkpoint)
@@ -280,14 +280,6 @@ class FileUpload(UploadOperation):
         if self.store is not None and checkpoint is not None:
             self.store.delete(checkpoint)
         return self.result(size, etag, part_count, len(sent), len(completed))
-
-    def checkpoint_path(self, path: str) -> Path | None:
-        if self.store is None:
-            return None
-        return self.store.path_for(
-            kind="upload", provider=self.client.provider, endpoint=self.client.config.endpoint,
-            bucket=self.bucket, key=self.key, local_path=path,
-        )
 
     def start_or_resume(
         self, checkpoint: Path | None, path: str, stat: os.stat_result, part_size: int,
