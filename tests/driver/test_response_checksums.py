@@ -18,7 +18,7 @@ from urllib.parse import urlsplit
 
 import pytest
 
-from fsspec_unified import create_client, exceptions
+from fsspec_unified import UnifiedFileSystem, create_client, exceptions
 from tests.helpers import pattern_bytes
 
 _HOP_BY_HOP = {"connection", "keep-alive", "transfer-encoding", "proxy-connection"}
@@ -112,3 +112,21 @@ def test_whole_object_read_is_checked_against_the_stored_checksum(
             proxied.get_object(bucket, key)
         # A range has no stored checksum to compare with: it is read as sent.
         assert proxied.get_object(bucket, key, 10, 20) == data[10:20]
+
+
+@pytest.mark.parametrize("provider", ["s3"], indirect=True)
+def test_filesystem_whole_object_read_never_returns_corrupted_bytes(
+    client, store, bucket, prefix, corrupting_proxy
+):
+    """``cat_file`` of a whole object is one unranged GET, so the stored checksum is checked;
+    a corrupted body is an ``IntegrityError``, which the engine retries."""
+    key = prefix + "fs-with-crc32"
+    data = pattern_bytes(300_000, seed=1)
+    crc32 = base64.b64encode(zlib.crc32(data).to_bytes(4, "big")).decode()
+    client.sdk.put_object(Bucket=bucket, Key=key, Body=data, ChecksumCRC32=crc32)
+    fs = UnifiedFileSystem(provider="s3", endpoint=corrupting_proxy.endpoint_url,
+                           access_key=store.access_key, secret_key=store.secret_key,
+                           region=store.region, max_retries=0, skip_instance_cache=True)
+    corrupting_proxy.corrupt = 1
+    assert fs.cat_file(f"{bucket}/{key}") == data
+    assert corrupting_proxy.corrupt == 0  # the first body was corrupted, and refused

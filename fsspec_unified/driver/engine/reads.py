@@ -115,11 +115,21 @@ def read_object(
 ) -> bytes:
     """Bytes ``[start, end)`` of the object (``end=None``: to its end), in one request when
     they fit one range, else the first range and then the rest concurrently, every range
-    pinned to the first response's ETag."""
+    pinned to the first response's ETag.
+
+    The whole object (``start=0``, ``end=None``) is one GET without a range, read to its end:
+    only such a read gets the server's whole-object checksum (``ChecksumMode`` on S3, CRC64 on
+    OSS), which the drivers verify; for bytes that end up in memory anyway, one stream is
+    about as fast as several.
+    """
+    if start == 0 and end is None:
+        pieces: dict[int, bytes] = {}
+        read_range(op, 0, None, pieces.__setitem__, etag=etag, version_id=version_id)
+        return _joined(pieces)
     first_end = start + choose_range_size(op, None if end is None else end - start)
     if end is not None:
         first_end = min(first_end, end)
-    pieces: dict[int, bytes] = {}
+    pieces = {}
     seen = read_range(op, start, first_end, pieces.__setitem__, etag=etag,
                       version_id=version_id)
     last = seen.size if end is None else (end if seen.size is None else min(end, seen.size))
