@@ -18,6 +18,7 @@ Larger reads are split into ranges that run concurrently (:func:`read_object`,
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
@@ -26,12 +27,15 @@ from .operation import Operation
 from .part_sizes import choose_range_size
 
 #: Chunk read (and counted for progress and the rate limit) at a time when the bytes go to a
-#: sink that can take them piecemeal (a file); memory reads take a range in one piece.
-SINK_CHUNK_BYTES = 4 * 1024 * 1024
+#: sink that can take them piecemeal (a file): read into a buffer each thread reuses, and
+#: handed to the sink as a view of it. Memory reads take a range in one piece.
+SINK_CHUNK_BYTES = 1024 * 1024
 #: Ranges of one object closer than this are fetched by one request (the gap is discarded).
 DEFAULT_MERGE_GAP_BYTES = 1024 * 1024
 
-Sink = Callable[[int, bytes], None]  # (offset in the object, bytes)
+#: Where read bytes go: ``sink(offset in the object, bytes or a view valid until it returns)``.
+Sink = Callable[[int, bytes | memoryview], None]
+_BUFFERS = threading.local()
 
 
 @dataclass
@@ -88,7 +92,11 @@ def read_range(
                 if chunk_bytes is not None:
                     wanted = min(wanted, chunk_bytes)
                 op.throttle(wanted)
-                data = reader.read(wanted)
+                if chunk_bytes is None:
+                    data = reader.read(wanted)  # one allocation, no copy
+                else:  # into this thread's buffer, reused: no allocation per chunk
+                    view = _thread_buffer(chunk_bytes)[:wanted]
+                    data = view[:reader.readinto(view)]
                 if not data:
                     raise errors.ConnectionError(
                         f"the server sent {position - start} bytes of range {start}-{last} "
@@ -201,6 +209,14 @@ def _slice(fetched: dict[int, bytes], spans: list[tuple[int, int]], start: int,
             data = fetched[span_start]
             return data[start - span_start:end - span_start]
     raise AssertionError(f"range {start}-{end} is in no span")  # merge_spans covers all
+
+
+def _thread_buffer(size: int) -> memoryview:
+    """A buffer of at least ``size`` bytes that belongs to the calling thread."""
+    buffer = getattr(_BUFFERS, "buffer", None)
+    if buffer is None or len(buffer) < size:
+        buffer = _BUFFERS.buffer = memoryview(bytearray(size))
+    return buffer
 
 
 def _joined(pieces: dict[int, bytes]) -> bytes:
