@@ -99,18 +99,27 @@ class DropsMidBody:
         reader = self._real(bucket, key, start, end, **kwargs)
         if len(self.calls) > 1:
             return reader
-        cut, real_read = self._cut, reader.read
+        cut, real_read, real_readinto = self._cut, reader.read, reader.readinto
 
-        def read(size=-1):
-            nonlocal cut
+        def allowed(size: int) -> int:
             if cut == 0:
                 reader.close()
                 raise errors.ConnectionError("connection reset by peer (test)")
-            data = real_read(min(size, cut) if size >= 0 else cut)
+            return min(size, cut) if size >= 0 else cut
+
+        def read(size=-1):
+            nonlocal cut
+            data = real_read(allowed(size))
             cut -= len(data)
             return data
 
-        reader.read = read
+        def readinto(buffer):
+            nonlocal cut
+            count = real_readinto(memoryview(buffer)[:allowed(len(buffer))])
+            cut -= count
+            return count
+
+        reader.read, reader.readinto = read, readinto
         return reader
 
 
