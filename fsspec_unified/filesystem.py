@@ -56,6 +56,7 @@ from .driver.exceptions import (
     ObjectNotFoundError,
 )
 from .driver.transfer_manager import TransferManager
+from .driver.types import ObjectInfo
 from .entries import bucket_entry, directory_entry, object_entry
 from .listing_cache import ThreadSafeDirCache
 from .paths import VERSION_MARKER, check_local_targets, split_version_suffix
@@ -257,7 +258,7 @@ class UnifiedFileSystem(DirectoryOperations, AbstractFileSystem):
             if cached is not None:
                 return cached
         try:
-            head = self.client.head_object(bucket, key, version_id=version_id)
+            head = self._head(bucket, key, version_id)
             return object_entry(bucket, head)
         except (ObjectNotFoundError, BucketNotFoundError):
             if version_id is not None:
@@ -265,6 +266,13 @@ class UnifiedFileSystem(DirectoryOperations, AbstractFileSystem):
         for _ in self.client.list_objects(bucket, key + "/", page_size=1):
             return directory_entry(path)
         raise FileNotFoundError(path)
+
+    def _head(self, bucket: str, key: str, version_id: str | None = None) -> ObjectInfo:
+        """HEAD of one object, retried like every other request of the filesystem."""
+        return self.transfers.request(
+            self.client, lambda: self.client.head_object(bucket, key, version_id=version_id),
+            "head_object", bucket=bucket, key=key,
+        )
 
     def _bucket_exists(self, bucket: str) -> bool:
         """HEAD bucket; a user refused that (403) but allowed to list still sees the bucket.
@@ -305,7 +313,7 @@ class UnifiedFileSystem(DirectoryOperations, AbstractFileSystem):
         bucket, key, version_id = self._object_path(path, version_id)
         etag = None
         if (start is not None and start < 0) or (end is not None and end < 0):
-            head = self.client.head_object(bucket, key, version_id=version_id)
+            head = self._head(bucket, key, version_id)
             etag = head.etag  # the size and the bytes come from the same object
             start, end = _from_end(head.size, start, end)
         if start is not None and end is not None and end <= start:
@@ -363,7 +371,7 @@ class UnifiedFileSystem(DirectoryOperations, AbstractFileSystem):
                 etag = None
                 if any((start is None and end is None) or _from_end_needed(start, end)
                        for start, end in ranges):
-                    head = self.client.head_object(bucket, key, version_id=version_id)
+                    head = self._head(bucket, key, version_id)
                     etag = head.etag
                     ranges = [_from_end(head.size, start, end) for start, end in ranges]
                     ranges = [(start or 0, head.size if end is None else end)
@@ -536,7 +544,7 @@ class UnifiedFileSystem(DirectoryOperations, AbstractFileSystem):
         dst_bucket, dst_key, _ = self._object_path(path2)
         if src_version is not None:
             raise ValueError("copying a specific version is not supported; read it and write")
-        source = self.client.head_object(src_bucket, src_key)
+        source = self._head(src_bucket, src_key)
         self.transfers.copy(self.client, src_bucket, source, dst_key,
                             callback, bucket=dst_bucket)
         self.invalidate_cache(path2)

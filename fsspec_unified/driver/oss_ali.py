@@ -246,21 +246,26 @@ def _body(data: bytes | bytearray | memoryview) -> bytes | _ViewReader:
 
 
 class _ObjectBody:
-    """A GET body read as stored, CRC64-checked at its end when it is the whole object and the
-    server sent the object's CRC; closing frees the connection."""
+    """A GET body read as stored, CRC64-checked when it is the whole object and the server
+    sent the object's CRC: on the read that completes the body (its Content-Length), or on
+    an empty read if the length is unknown. Closing frees the connection."""
 
     def __init__(self, result: GetObjectResult, whole_object: bool) -> None:
         self._result = result
         self._raw = result.resp.response.raw  # urllib3's response, under oss2's and requests'
         self._expected_crc = result.server_crc if whole_object else None
         self._crc = Crc64()
+        length = result.headers.get("Content-Length")
+        self._remaining = int(length) if length and length.isdigit() else None
 
     def read(self, size: int = -1, /) -> bytes:
         data = self._raw.read(None if size < 0 else size, decode_content=False)
+        if self._remaining is not None:
+            self._remaining -= len(data)
         if self._expected_crc is not None:
             if data:
                 self._crc.update(data)
-            elif size != 0:
+            if self._remaining == 0 or (not data and size != 0):
                 expected, self._expected_crc = self._expected_crc, None
                 check_crc("get object", self._crc.crc, expected, self._result.request_id)
         return data
