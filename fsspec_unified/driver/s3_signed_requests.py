@@ -251,15 +251,34 @@ class S3ObjectBody:
         return self._account(view, count)
 
     def read(self, size: int = -1, /) -> bytes:
+        """Up to ``size`` bytes (all that is left if negative). http.client builds the bytes
+        object straight from the socket's buffer: one allocation, no copy (a bytearray filled
+        by readinto and then turned into bytes costs two more passes over the data; py-spy put
+        them level with the socket reads themselves on a 256 MiB download)."""
+        if self._closed:
+            raise ValueError("read of a closed object body")
         if size is None or size < 0:
             chunks = []
             while chunk := self.read(self._remaining or 1024 * 1024):
                 chunks.append(chunk)
             return b"".join(chunks)
-        buffer = bytearray(size)
-        count = self.readinto(buffer)
-        del buffer[count:]
-        return bytes(buffer)
+        if self._remaining == 0:
+            self._finish()
+            return b""
+        if self._remaining is not None:
+            size = min(size, self._remaining)
+        if size == 0:
+            return b""
+        try:
+            data = self._raw.read(size)
+        except Exception as exc:
+            self._failed = True
+            raise self._read_error(exc) from exc
+        except BaseException:
+            self._failed = True
+            raise
+        self._account(memoryview(data), len(data))
+        return data
 
     def close(self) -> None:
         if self._closed:
