@@ -8,16 +8,19 @@ from __future__ import annotations
 
 import threading
 import time
+from types import SimpleNamespace
 
 import pytest
 
 from fsspec_unified import exceptions
 from fsspec_unified.driver.engine.adaptive import AdaptiveLimit
+from fsspec_unified.driver.engine.config import TransferConfig
 from fsspec_unified.driver.engine.part_sizes import (
     GROWN_PART_CAP_BYTES,
     PARTS_PER_DOUBLING,
     choose_part_size,
     stream_part_size,
+    streamed_range_size,
 )
 from fsspec_unified.driver.engine.reads import merge_spans
 from fsspec_unified.driver.engine.scheduler import RequestScheduler
@@ -150,6 +153,13 @@ def test_a_stream_of_unknown_length_reaches_the_largest_s3_object_in_10000_parts
     assert sizes[PARTS_PER_DOUBLING] == 16 * MIB
     assert max(sizes) <= caps.max_part_size_bytes
     assert sum(sizes) >= S3_MAX_OBJECT_BYTES
+
+
+def test_streamed_ranges_are_about_two_per_worker_within_floor_and_cap():
+    op = SimpleNamespace(config=TransferConfig(part_size_bytes=8 * MIB, max_workers=8))
+    assert streamed_range_size(op, 20 * MIB) == 8 * MIB  # never below the floor
+    assert streamed_range_size(op, 256 * MIB) == 16 * MIB
+    assert streamed_range_size(op, 100 * GIB) == GROWN_PART_CAP_BYTES
 
 
 def test_nearby_ranges_merge_and_distant_ones_do_not():

@@ -36,7 +36,7 @@ from ..models import TransferProgress
 from ..types import ObjectInfo
 from .config import TransferResult
 from .operation import Operation
-from .part_sizes import choose_range_size
+from .part_sizes import choose_range_size, streamed_range_size
 from .reads import SINK_CHUNK_BYTES, ObjectSeen, read_range
 
 logger = logging.getLogger("fsspec_unified.transfer")
@@ -103,7 +103,7 @@ class FileDownload(Operation):
                                   chunk_bytes=SINK_CHUNK_BYTES, report=self.tracker_update,
                                   on_open=start_tracking)
                 size = seen.size or 0
-                step = choose_range_size(self, size)
+                step = streamed_range_size(self, size)
                 spans = [(offset, min(offset + step, size))
                          for offset in range(first_size, size, step)]
                 self.run_parts(lambda span: self.fetch(fd, span, seen.etag), spans)

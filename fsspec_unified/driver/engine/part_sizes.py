@@ -25,6 +25,7 @@ if TYPE_CHECKING:
 TARGET_PARTS = 128
 GROWN_PART_CAP_BYTES = 64 * MIB
 PARTS_PER_DOUBLING = 1000
+RANGES_PER_WORKER = 2
 
 
 def choose_part_size(total_bytes: int, requested: int, capabilities: DriverCapabilities) -> int:
@@ -48,6 +49,22 @@ def choose_range_size(op: Operation, total_bytes: int | None) -> int:
     floor)."""
     requested = op.config.part_size_bytes
     return requested if total_bytes is None else max(requested, _grown(total_bytes, requested))
+
+
+def streamed_range_size(op: Operation, total_bytes: int) -> int:
+    """The size of each ranged GET of a read whose bytes are not held per range (a download
+    streams each range to disk through a 1 MiB buffer; a whole read is in memory anyway), so
+    size costs no memory: about :data:`RANGES_PER_WORKER` ranges per worker, each at least
+    the floor and at most :data:`GROWN_PART_CAP_BYTES`.
+
+    Fewer, larger ranges matter: each GET costs the server a lookup before its first byte
+    (on the loopback SeaweedFS, a 256 MiB download went from about 540 MB/s in 8 MiB ranges
+    to 820 MB/s in 16 MiB ones, at any concurrency)."""
+    requested = op.config.part_size_bytes
+    share = -(-total_bytes // (RANGES_PER_WORKER * op.config.max_workers))
+    if share <= requested:
+        return requested
+    return max(requested, min(-(-share // MIB) * MIB, GROWN_PART_CAP_BYTES))
 
 
 def stream_part_size(part_number: int, base: int, capabilities: DriverCapabilities) -> int:

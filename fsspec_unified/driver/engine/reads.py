@@ -24,7 +24,7 @@ from dataclasses import dataclass
 
 from .. import exceptions as errors
 from .operation import Operation
-from .part_sizes import choose_range_size
+from .part_sizes import choose_range_size, streamed_range_size
 
 #: Chunk read (and counted for progress and the rate limit) at a time when the bytes go to a
 #: sink that can take them piecemeal (a file): read into a buffer each thread reuses, and
@@ -143,7 +143,7 @@ def read_object(
     last = seen.size if end is None else (end if seen.size is None else min(end, seen.size))
     if last is None or last <= first_end:
         return _joined(pieces)
-    step = choose_range_size(op, last - start)
+    step = streamed_range_size(op, last - start)
     spans = [(offset, min(offset + step, last)) for offset in range(first_end, last, step)]
 
     def fetch(span: tuple[int, int]) -> None:
