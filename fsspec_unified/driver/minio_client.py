@@ -59,6 +59,7 @@ from . import exceptions as errors
 from .base_oss import BaseOSSClient, ObjectResponse, in_version_order, object_size
 from .models import OSSConfig
 from .object_headers import user_metadata, write_headers
+from .s3_listing_xml import parse_list_objects_v2
 from .types import (
     BucketInfo,
     DeleteFailure,
@@ -74,20 +75,6 @@ DEFAULT_REGION = "us-east-1"
 _META_PREFIX = "x-amz-meta-"
 _RETRY_STATUSES = (500, 502, 503, 504)
 _RETRY_BACKOFF_FACTOR = 0.2
-
-
-def _listing_entry(item: Object) -> ObjectInfo:
-    # A common prefix is the only entry without a Size; minio's ``is_dir`` cannot tell them
-    # apart (it is true for any key ending in "/", false for prefixes of other delimiters).
-    if item.size is None:
-        return ObjectInfo(key=item.object_name, is_prefix=True)
-    return ObjectInfo(
-        key=item.object_name,
-        size=item.size,
-        etag=item.etag,
-        last_modified=item.last_modified,
-        storage_class=item.storage_class,
-    )
 
 
 def _version_entry(item: Object) -> ObjectInfo:
@@ -301,7 +288,8 @@ class MinioClient(BaseOSSClient):
     def _list_objects(self, bucket, prefix, delimiter, start_after, page_size):
         # Pages are requested here rather than through sdk._list_objects, which yields each
         # page's objects before its common prefixes: sorting one page at a time restores the
-        # server's key order. minio's parser url-decodes keys and prefixes (encoding-type=url).
+        # server's key order. The page is parsed by s3_listing_xml (url-decoded keys), not by
+        # minio's parser, which builds an object per key and parses dates with strptime.
         query = {
             "list-type": "2",
             "prefix": prefix,
@@ -313,11 +301,10 @@ class MinioClient(BaseOSSClient):
             query["start-after"] = start_after
         while True:
             response = self.sdk._execute("GET", bucket, query_params=query)
-            items, truncated, token, _ = parse_list_objects(response)
-            entries = [_listing_entry(item) for item in items]
+            entries, token = parse_list_objects_v2(response.data)
             entries.sort(key=lambda entry: entry.key)
             yield from entries
-            if not truncated or not token:
+            if token is None:
                 return
             query["continuation-token"] = token
 

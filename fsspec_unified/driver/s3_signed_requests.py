@@ -73,13 +73,12 @@ import base64
 import hashlib
 import http.client
 import socket
-import xml.etree.ElementTree as ElementTree
 import zlib
 from collections.abc import Callable, Mapping
 from datetime import datetime, timezone
 from email.utils import parsedate_to_datetime
 from typing import Any
-from urllib.parse import quote, unquote_plus, urlsplit
+from urllib.parse import quote, urlsplit
 
 import botocore
 import botocore.exceptions as boto_errors
@@ -94,6 +93,7 @@ from botocore.utils import parse_timestamp
 from . import exceptions as errors
 from .base_oss import ObjectResponse, object_size
 from .object_headers import user_metadata, write_headers
+from .s3_listing_xml import parse_list_objects_v2
 from .types import ObjectInfo, PartInfo, WriteResult
 
 _META_PREFIX = "x-amz-meta-"
@@ -603,59 +603,8 @@ def _transport_error(exc: Exception, url: str, masked_proxy: str | None) -> Exce
 # -- parsing -----------------------------------------------------------------------------
 
 
-def parse_list_objects_v2(document: bytes) -> tuple[list[ObjectInfo], str | None]:
-    """Objects and common prefixes of a ListObjectsV2 response, and the next page's token
-    (``None`` when the listing is complete). Keys are url-decoded when the response says
-    they were encoded (``EncodingType`` ``url``)."""
-    root = ElementTree.fromstring(document)
-    namespace = root.tag[: root.tag.index("}") + 1] if root.tag.startswith("{") else ""
-    contents_tag = namespace + "Contents"
-    prefixes_tag = namespace + "CommonPrefixes"
-    skip = len(namespace)
-    objects: list[dict[str, str | None]] = []
-    prefixes: list[str] = []
-    top: dict[str, str | None] = {}
-    for child in root:
-        tag = child.tag
-        if tag == contents_tag:
-            objects.append({field.tag[skip:]: field.text for field in child})
-        elif tag == prefixes_tag:
-            for field in child:
-                if field.tag[skip:] == "Prefix":
-                    prefixes.append(field.text or "")
-        else:
-            top[tag[skip:]] = child.text
-    decode = unquote_plus if top.get("EncodingType") == "url" else _unchanged
-    entries = [ObjectInfo(key=decode(prefix), is_prefix=True) for prefix in prefixes]
-    for item in objects:
-        entries.append(ObjectInfo(
-            key=decode(item.get("Key") or ""),
-            size=int(item.get("Size") or 0),
-            etag=_etag(item.get("ETag")),
-            last_modified=_iso_date(item.get("LastModified")),
-            storage_class=item.get("StorageClass"),
-        ))
-    token = top.get("NextContinuationToken")
-    truncated = top.get("IsTruncated") == "true"
-    return entries, token if truncated and token else None
-
-
-def _unchanged(text: str) -> str:
-    return text
-
-
 def _etag(value: str | None) -> str | None:
     return value.strip('"') if value else value
-
-
-def _iso_date(text: str | None) -> datetime | None:
-    if not text:
-        return None
-    try:
-        value = datetime.fromisoformat(text)
-    except ValueError:
-        return parse_timestamp(text)
-    return value if value.tzinfo is not None else value.replace(tzinfo=timezone.utc)
 
 
 def _http_date(text: str | None) -> datetime | None:

@@ -94,8 +94,10 @@ class AdaptiveLimit:
             self._in_use -= 1
             if self.adaptive:
                 self._observe(size_bytes, throttled)
-            if self._waiting:
-                self._condition.notify_all()
+            if self._waiting and self._in_use < self._limit:
+                # As many as there are free slots (more than one if the limit just grew);
+                # waking every waiter for one slot would have them all fight for the lock.
+                self._condition.notify(self._limit - self._in_use)
 
     def _observe(self, size_bytes: int, throttled: bool) -> None:
         self._window_work += size_bytes + self._request_weight
