@@ -15,6 +15,7 @@ from .driver.callbacks import (
     ProgressCallback,
 )
 from .driver.engine.config import TransferConfig, TransferResult
+from .driver.engine.control import TransferControl, TransferHandle
 from .driver.engine.retry import RetryPolicy
 from .driver.models import OSSConfig, TransferProgress
 from .driver.transfer_manager import TransferManager
@@ -32,6 +33,8 @@ __all__ = [
     "ProgressCallback",
     "RetryPolicy",
     "TransferConfig",
+    "TransferControl",
+    "TransferHandle",
     "TransferManager",
     "TransferProgress",
     "TransferResult",

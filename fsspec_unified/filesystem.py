@@ -437,10 +437,8 @@ class UnifiedFileSystem(DirectoryOperations, AbstractFileSystem):
 
     def _download_to_stream(self, bucket: str, key: str, version_id: str | None,
                             outfile, callback) -> None:
-        """One GET streamed into ``outfile`` in order (resumed mid-body, pinned, if the
-        connection drops)."""
-        self.transfers.download_to(self.client, key, lambda _offset, chunk: outfile.write(chunk),
-                                   callback, bucket=bucket,
+        """The object written into ``outfile`` in order, one pinned range at a time."""
+        self.transfers.download_to(self.client, key, outfile.write, callback, bucket=bucket,
                                    version_id=version_id)
 
     def get(self, rpath, lpath, recursive=False, callback=DEFAULT_CALLBACK, maxdepth=None,

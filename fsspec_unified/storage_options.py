@@ -42,7 +42,8 @@ class FilesystemOptions:
     and the smallest part or range of transfers. ``max_workers`` is the filesystem's one
     budget: the most requests in flight at once, whatever the operations (bulk ``cat``/
     ``put``/``get``/``rm``, parts and ranges, ``open``); the connection pool is sized to it
-    unless ``max_pool_connections`` is given. ``adaptive_concurrency`` lets the requests in
+    (plus a few connections for control requests) unless ``max_pool_connections`` is
+    given. ``adaptive_concurrency`` lets the requests in
     flight move between 2 and ``max_workers`` with the measured throughput and throttling.
     ``rate_limit_bytes_per_s`` limits every byte the filesystem moves (``rate_limit_scope=
     "process"`` shares the limit with every filesystem of the process that has the same
@@ -71,6 +72,9 @@ class FilesystemOptions:
 
 
 _FS_FIELDS = {f.name: f for f in fields(FilesystemOptions)}
+#: Connections beyond the budget, for the requests that take no slot (multipart create,
+#: complete and abort, listings).
+CONTROL_CONNECTIONS = 4
 # fsspec's own constructor options, handled by AbstractFileSystem.
 FSSPEC_OPTIONS = {"use_listings_cache", "listings_expiry_time", "max_paths", "skip_instance_cache",
                   "asynchronous", "loop"}
@@ -102,8 +106,10 @@ def parse_storage_options(options: dict[str, Any]) -> tuple[OSSConfig, Filesyste
     fs_options = FilesystemOptions(**fs_values)
     if fs_options.block_size < 1 or fs_options.max_workers < 1:
         raise ConfigurationError("block_size and max_workers must be positive")
-    # One connection per request the budget lets run, unless the caller decided otherwise.
-    config_values.setdefault("max_pool_connections", fs_options.max_workers)
+    # A connection per request the budget lets run, and a few for control requests, unless
+    # the caller decided otherwise.
+    config_values.setdefault("max_pool_connections",
+                             fs_options.max_workers + CONTROL_CONNECTIONS)
     config = OSSConfig.from_dict(config_values)
     return config, fs_options
 

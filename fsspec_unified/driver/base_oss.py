@@ -309,7 +309,7 @@ class BaseOSSClient(ABC):
         with _one_at_a_time(part_size) as transfers:
             result = getattr(transfers, entry_point)(
                 self, source, key, bucket=bucket, content_type=content_type, metadata=metadata)
-        return WriteResult(bucket, key, result.etag)
+        return WriteResult(bucket, key, result.etag, result.version_id)
 
     def get_object(
         self,

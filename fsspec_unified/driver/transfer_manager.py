@@ -37,7 +37,8 @@ from .engine.control import TransferControl, TransferHandle
 from .engine.copies import copy_object
 from .engine.downloads import FileDownload
 from .engine.operation import Operation
-from .engine.reads import DEFAULT_MERGE_GAP_BYTES, Sink, read_object, read_range, read_ranges
+from .engine.part_sizes import choose_range_size, streamed_range_size
+from .engine.reads import DEFAULT_MERGE_GAP_BYTES, read_bytes, read_object, read_ranges
 from .engine.retry import RetryPolicy
 from .engine.scheduler import FORK_GUARD, RequestScheduler
 from .engine.uploads import (
@@ -212,23 +213,34 @@ class TransferManager:
         self,
         client: BaseOSSClient,
         object_name: str,
-        sink: Sink,
+        write: Callable[[bytes], object],
         progress_callback: Any = None,
         *,
         bucket: str | None = None,
         version_id: str | None = None,
     ) -> int:
-        """Stream the object into ``sink(offset, chunk)`` in order, with one GET (resumed
-        mid-body, pinned, if the connection drops); returns the object's size."""
+        """Stream the object, in order, into ``write`` (a file's ``write``); returns its size.
+
+        One range at a time, pinned to the first response's ETag; ``write`` is called between
+        requests, never while one holds a slot of the budget, so it may itself use the
+        filesystem (a file opened for writing on it, say) without waiting for itself.
+        """
         op = self._operation(Operation, client, object_name, bucket, progress_callback, None)
-
-        def start_tracking(seen) -> None:
-            op.start_tracking(seen.size or 0)
-
-        seen = read_range(op, 0, None, sink, version_id=version_id, chunk_bytes=1024 * 1024,
-                          report=lambda size: op.tracker.update(size), on_open=start_tracking)
+        first, seen = read_bytes(op, 0, choose_range_size(op, None), version_id=version_id)
+        size = seen.size or 0
+        op.start_tracking(size)
+        write(first)
+        op.tracker.update(len(first))
+        position = len(first)
+        step = streamed_range_size(op, size)
+        while position < size:
+            data = read_bytes(op, position, min(position + step, size), etag=seen.etag,
+                              version_id=version_id)[0]
+            write(data)
+            op.tracker.update(len(data))
+            position += len(data)
         op.tracker.finish()
-        return seen.size or 0
+        return size
 
     def read(
         self,

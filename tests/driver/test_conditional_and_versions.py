@@ -8,6 +8,7 @@ the gateway's dialect.
 
 from __future__ import annotations
 
+import io
 import uuid
 
 import pytest
@@ -247,3 +248,15 @@ def test_limited_identity_writes_objects_but_cannot_inspect_the_bucket(
             limited.bucket_exists(name)
         with pytest.raises(exceptions.AuthenticationError):
             limited.get_object("conformance-" + provider, "anything")
+
+
+def test_the_file_helpers_report_the_version_they_created(client, versioned_bucket, prefix,
+                                                          tmp_path):
+    path = tmp_path / "v.bin"
+    path.write_bytes(b"through put_file")
+    written = client.put_file(versioned_bucket, prefix + "helper", path)
+    streamed = client.put_stream(versioned_bucket, prefix + "helper", io.BytesIO(b"streamed"))
+    assert written.version_id and streamed.version_id and written.version_id != (
+        streamed.version_id)
+    assert client.get_object(versioned_bucket, prefix + "helper",
+                             version_id=written.version_id) == b"through put_file"

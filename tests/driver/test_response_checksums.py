@@ -115,18 +115,21 @@ def test_whole_object_read_is_checked_against_the_stored_checksum(
 
 
 @pytest.mark.parametrize("provider", ["s3"], indirect=True)
+@pytest.mark.parametrize("rate_limit", [None, 1e9], ids=["whole", "chunked"])
 def test_filesystem_whole_object_read_never_returns_corrupted_bytes(
-    client, store, bucket, prefix, corrupting_proxy
+    client, store, bucket, prefix, corrupting_proxy, rate_limit
 ):
     """``cat_file`` of a whole object is one unranged GET, so the stored checksum is checked;
-    a corrupted body is an ``IntegrityError``, which the engine retries."""
+    a corrupted body is an ``IntegrityError``, which the engine retries from the first byte
+    (a rate limit reads it in chunks: those already received are dropped, not kept)."""
     key = prefix + "fs-with-crc32"
-    data = pattern_bytes(300_000, seed=1)
+    data = pattern_bytes(3 * 1024 * 1024, seed=1)
     crc32 = base64.b64encode(zlib.crc32(data).to_bytes(4, "big")).decode()
     client.sdk.put_object(Bucket=bucket, Key=key, Body=data, ChecksumCRC32=crc32)
     fs = UnifiedFileSystem(provider="s3", endpoint=corrupting_proxy.endpoint_url,
                            access_key=store.access_key, secret_key=store.secret_key,
-                           region=store.region, max_retries=0, skip_instance_cache=True)
+                           region=store.region, max_retries=0, skip_instance_cache=True,
+                           rate_limit_bytes_per_s=rate_limit)
     corrupting_proxy.corrupt = 1
     assert fs.cat_file(f"{bucket}/{key}") == data
     assert corrupting_proxy.corrupt == 0  # the first body was corrupted, and refused

@@ -85,6 +85,20 @@ def test_the_rate_limit_counts_every_byte_of_every_operation(store, root, monkey
     assert sum(counted) == 2 * len(data) + 10
 
 
+def test_rate_limited_reads_return_the_bytes_themselves(store, root):
+    """Rate-limited reads come in chunks: every chunk must be kept, as bytes."""
+    fs = new_fs(store, rate_limit_bytes_per_s=1e9)
+    data = pattern_bytes(3 * MIB + 5, seed=5)
+    fs.pipe(f"{root}/chunked.bin", data)
+    whole = fs.cat_file(f"{root}/chunked.bin")
+    part = fs.cat_file(f"{root}/chunked.bin", 10, 2 * MIB)
+    ranges = fs.cat_ranges([f"{root}/chunked.bin"] * 2, [0, 3 * MIB], [MIB + 1, 3 * MIB + 5])
+    assert isinstance(whole, bytes) and whole == data
+    assert isinstance(part, bytes) and part == data[10:2 * MIB]
+    assert ranges == [data[:MIB + 1], data[3 * MIB:]]
+    assert all(isinstance(value, bytes) for value in ranges)
+
+
 class DropsMidBody:
     """The client's first GET delivers ``cut`` bytes and then loses its connection."""
 

@@ -127,6 +127,37 @@ def test_task_group_stops_at_the_first_failure_and_raises_it():
     assert len(ran) < 10  # nothing was taken after the failure but what was in flight
 
 
+def test_a_bulk_map_returns_only_once_every_item_has_finished():
+    scheduler = RequestScheduler(4)
+    finished: list[int] = []
+
+    def item(number: int) -> None:
+        if number == 0:
+            raise exceptions.UploadError("the first file failed at once")
+        time.sleep(0.05)
+        finished.append(number)
+
+    with pytest.raises(exceptions.UploadError):
+        scheduler.map(item, list(range(8)))
+    assert sorted(finished) == list(range(1, 8))  # none left running behind the caller
+    scheduler.shutdown()
+
+
+def test_a_request_made_inside_a_slot_does_not_wait_for_a_second_one():
+    """A progress callback that asks the filesystem something, with a budget of one."""
+    scheduler = RequestScheduler(1, adaptive=False)
+    done = threading.Event()
+
+    def nested() -> None:
+        with scheduler.slot(), scheduler.slot():
+            done.set()
+
+    thread = threading.Thread(target=nested)
+    thread.start()
+    thread.join(timeout=5)
+    assert done.is_set() and scheduler.limit.in_use == 0
+
+
 def test_process_scope_shares_one_rate_limit():
     first = RequestScheduler(2, rate_limit_bytes_per_s=1e6, rate_limit_scope="process")
     second = RequestScheduler(2, rate_limit_bytes_per_s=1e6, rate_limit_scope="process")

@@ -15,6 +15,8 @@ budget of requests in flight and progress behave the same everywhere:
 - :mod:`.config`, :mod:`.control`, :mod:`.retry`, :mod:`.bandwidth`, :mod:`.checkpoint` --
   settings, pause/cancel, backoff, the token bucket and resumable state.
 
-The engine talks only to :class:`~fsspec_unified.driver.base_oss.BaseOSSClient`; the
-backends under it send one request per call and never retry on its behalf.
+The engine talks only to :class:`~fsspec_unified.driver.base_oss.BaseOSSClient`, whose
+methods send one request per call. Retrying is the engine's (it can resend a part from its
+source, or resume a body mid-way); the boto3 backend's hot path sends each request once, while
+the SDKs' own retries (``OSSConfig.max_retries``) remain on their other calls.
 """

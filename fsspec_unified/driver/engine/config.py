@@ -72,7 +72,8 @@ class TransferConfig:
 
 @dataclass(frozen=True)
 class TransferResult:
-    """What a finished transfer did; ``parts_resumed`` counts parts a resume did not resend."""
+    """What a finished transfer did; ``parts_resumed`` counts parts a resume did not resend;
+    ``version_id`` is the version an upload created in a versioned bucket."""
 
     bucket: str
     key: str
@@ -82,3 +83,4 @@ class TransferResult:
     parts_transferred: int
     parts_resumed: int
     duration_s: float
+    version_id: str | None = None

@@ -37,7 +37,7 @@ from ..types import ObjectInfo
 from .config import TransferResult
 from .operation import Operation
 from .part_sizes import choose_range_size, streamed_range_size
-from .reads import SINK_CHUNK_BYTES, ObjectSeen, read_range
+from .reads import ObjectSeen, read_range
 
 logger = logging.getLogger("fsspec_unified.transfer")
 
@@ -100,7 +100,7 @@ class FileDownload(Operation):
                               cleanup=lambda error: self.clean_up_after(error, None, progress)):
             try:
                 seen = read_range(self, 0, first_size, _writer(fd), version_id=self.version_id,
-                                  chunk_bytes=SINK_CHUNK_BYTES, report=self.tracker_update,
+                                  reuse_buffer=True, report=self.tracker_update,
                                   on_open=start_tracking)
                 size = seen.size or 0
                 step = streamed_range_size(self, size)
@@ -123,7 +123,7 @@ class FileDownload(Operation):
 
     def fetch(self, fd: int, span: tuple[int, int], etag: str | None) -> None:
         read_range(self, span[0], span[1], _writer(fd), etag=etag, version_id=self.version_id,
-                   chunk_bytes=SINK_CHUNK_BYTES, report=self.tracker_update)
+                   reuse_buffer=True, report=self.tracker_update)
 
     def run_resumable(self, destination: str, checkpoint: Path | None) -> TransferResult:
         info = self.retry(
@@ -142,7 +142,7 @@ class FileDownload(Operation):
             end = min(start + progress.part_size, info.size)
             if end > start:
                 read_range(self, start, end, _writer(fd), etag=info.etag or None,
-                           version_id=self.version_id, chunk_bytes=SINK_CHUNK_BYTES)
+                           version_id=self.version_id, reuse_buffer=True)
             self.record_part(checkpoint, progress, number, "", end - start)
 
         with self.reported_as(f"download to {destination}", errors.DownloadError,

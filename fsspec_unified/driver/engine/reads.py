@@ -54,7 +54,8 @@ def read_range(
     *,
     etag: str | None = None,
     version_id: str | None = None,
-    chunk_bytes: int | None = None,
+    reuse_buffer: bool = False,
+    restart: Callable[[], object] | None = None,
     report: Callable[[int], object] | None = None,
     on_open: Callable[[ObjectSeen], object] | None = None,
 ) -> ObjectSeen:
@@ -62,17 +63,40 @@ def read_range(
     module docstring says; returns the object's size and ETag as the server gave them.
 
     ``etag`` pins the read from the first request; without it, retries are pinned to the ETag
-    of the first response. ``chunk_bytes=None`` reads the whole range in one piece (one
-    allocation) unless a rate limit needs smaller pieces. ``on_open`` is called with what the
-    first response said, before its body is read.
+    of the first response. Bytes reach the sink in one piece (one allocation) unless a rate
+    limit or ``reuse_buffer`` asks for chunks of :data:`SINK_CHUNK_BYTES`; with
+    ``reuse_buffer`` each chunk is a view of this thread's buffer, valid only until the sink
+    returns (for sinks that copy at once, like a file write).
+
+    A body that fails its whole-object checksum (``IntegrityError``, on the read that ends it)
+    cannot be resumed mid-way: a ranged retry has no checksum to vouch for the bytes already
+    delivered. With ``restart`` (which makes the sink forget them) the read starts over;
+    without, it fails with ``DownloadError``. ``on_open`` is called with what the first
+    response said, before its body is read; ``sink``, ``report`` and ``on_open`` run while
+    the request holds its slot, so they must not wait for other requests.
     """
     position = start
     seen = ObjectSeen(None, etag)
     opened: list[bool] = []  # whether on_open was called
-    if chunk_bytes is None and op.scheduler.bandwidth is not None:
-        chunk_bytes = SINK_CHUNK_BYTES
+    chunk_bytes = SINK_CHUNK_BYTES if reuse_buffer or op.scheduler.bandwidth else None
 
     def attempt() -> None:
+        nonlocal position
+        try:
+            receive()
+        except errors.IntegrityError as error:
+            if position == start:
+                raise
+            if restart is None:
+                raise errors.DownloadError(
+                    f"the body failed its checksum after {position - start} bytes had been "
+                    f"passed on: {error}", operation="get_object", bucket=op.bucket, key=op.key,
+                ) from error
+            restart()
+            position = start
+            raise
+
+    def receive() -> None:
         nonlocal position
         with op.scheduler.slot() as slot, op.client.open_object(
             op.bucket, op.key, position, end, if_match=seen.etag, version_id=version_id,
@@ -85,19 +109,21 @@ def read_range(
                 on_open(seen)
             last = seen.size if end is None else (
                 end if seen.size is None else min(end, seen.size))
-            if last is None or reader.past_end:
-                last = position  # a range past the end: nothing to read
-            while position < last:
-                wanted = last - position
+            if reader.past_end:
+                return  # a range that starts past the end: nothing to read
+            while last is None or position < last:
+                wanted = SINK_CHUNK_BYTES if last is None else last - position
                 if chunk_bytes is not None:
                     wanted = min(wanted, chunk_bytes)
                 op.throttle(wanted)
-                if chunk_bytes is None:
-                    data = reader.read(wanted)  # one allocation, no copy
-                else:  # into this thread's buffer, reused: no allocation per chunk
+                if reuse_buffer:  # into this thread's buffer: no allocation per chunk
                     view = _thread_buffer(chunk_bytes)[:wanted]
                     data = view[:reader.readinto(view)]
+                else:
+                    data = reader.read(wanted)  # bytes the caller may keep
                 if not data:
+                    if last is None:
+                        return  # no length was announced: the end of the body is the end
                     raise errors.ConnectionError(
                         f"the server sent {position - start} bytes of range {start}-{last} "
                         "and closed the body", operation="get_object", bucket=op.bucket,
@@ -111,6 +137,22 @@ def read_range(
 
     op.retry(attempt, f"get range {start}-{'' if end is None else end}")
     return seen
+
+
+def read_bytes(
+    op: Operation,
+    start: int,
+    end: int | None,
+    *,
+    etag: str | None = None,
+    version_id: str | None = None,
+    report: Callable[[int], object] | None = None,
+) -> tuple[bytes, ObjectSeen]:
+    """One :func:`read_range` into memory: the bytes, and what the response said."""
+    pieces: list[bytes] = []
+    seen = read_range(op, start, end, lambda _offset, data: pieces.append(data), etag=etag,
+                      version_id=version_id, restart=pieces.clear, report=report)
+    return pieces[0] if len(pieces) == 1 else b"".join(pieces), seen
 
 
 def read_object(
@@ -131,27 +173,24 @@ def read_object(
     about as fast as several.
     """
     if start == 0 and end is None:
-        pieces: dict[int, bytes] = {}
-        read_range(op, 0, None, pieces.__setitem__, etag=etag, version_id=version_id)
-        return _joined(pieces)
+        return read_bytes(op, 0, None, etag=etag, version_id=version_id)[0]
     first_end = start + choose_range_size(op, None if end is None else end - start)
     if end is not None:
         first_end = min(first_end, end)
-    pieces = {}
-    seen = read_range(op, start, first_end, pieces.__setitem__, etag=etag,
-                      version_id=version_id)
+    first, seen = read_bytes(op, start, first_end, etag=etag, version_id=version_id)
     last = seen.size if end is None else (end if seen.size is None else min(end, seen.size))
     if last is None or last <= first_end:
-        return _joined(pieces)
+        return first
     step = streamed_range_size(op, last - start)
     spans = [(offset, min(offset + step, last)) for offset in range(first_end, last, step)]
+    pieces = {start: first}
 
     def fetch(span: tuple[int, int]) -> None:
-        read_range(op, span[0], span[1], pieces.__setitem__, etag=seen.etag,
-                   version_id=version_id)
+        pieces[span[0]] = read_bytes(op, span[0], span[1], etag=seen.etag,
+                                     version_id=version_id)[0]
 
     op.run_parts(fetch, spans)
-    return _joined(pieces)
+    return b"".join(pieces[offset] for offset in sorted(pieces))
 
 
 def read_ranges(
@@ -169,14 +208,12 @@ def read_ranges(
     """
     spans = merge_spans(ranges, merge_gap_bytes, max_span=choose_range_size(op, None) * 2)
     fetched: dict[int, bytes] = {}
-    seen = ObjectSeen(None, etag)
+    pinned = [etag]
 
     def fetch(span: tuple[int, int]) -> None:
-        pieces: dict[int, bytes] = {}
-        result = read_range(op, span[0], span[1], pieces.__setitem__, etag=seen.etag,
-                            version_id=version_id)
-        seen.etag = seen.etag or result.etag
-        fetched[span[0]] = _joined(pieces)
+        data, seen = read_bytes(op, span[0], span[1], etag=pinned[0], version_id=version_id)
+        pinned[0] = pinned[0] or seen.etag
+        fetched[span[0]] = data
 
     if spans:
         fetch(spans[0])  # learns the ETag that pins the others
@@ -217,9 +254,3 @@ def _thread_buffer(size: int) -> memoryview:
     if buffer is None or len(buffer) < size:
         buffer = _BUFFERS.buffer = memoryview(bytearray(size))
     return buffer
-
-
-def _joined(pieces: dict[int, bytes]) -> bytes:
-    if len(pieces) == 1:
-        return next(iter(pieces.values()))
-    return b"".join(pieces[offset] for offset in sorted(pieces))

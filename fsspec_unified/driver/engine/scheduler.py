@@ -1,11 +1,13 @@
 """``RequestScheduler``: the one budget of requests in flight for a filesystem or a manager.
 
-Every request the engine sends (a part, a range, a small PUT or GET, a part copy) takes a slot
-first, so however the work is nested (``fs.put`` of 1,000 files, each with parts) the number of
-requests in flight never exceeds the budget: there is no ``files x parts`` multiplication. The
-budget is an :class:`~.adaptive.AdaptiveLimit` between a floor and ``max_workers``, and the
-client's connection pool is sized to ``max_workers`` by the filesystem, so a slot always finds a
-connection.
+Every request that moves bytes (a part, a range, a small PUT or GET, a part copy), and the
+filesystem's HEADs and delete batches, take a slot first, so however the work is nested
+(``fs.put`` of 1,000 files, each with parts) the number of such requests in flight never
+exceeds the budget: there is no ``files x parts`` multiplication. A few control requests
+(create, complete and abort of a multipart upload, ListParts, the HEAD that checks a finished
+upload) go without one. The budget is an :class:`~.adaptive.AdaptiveLimit` between a floor and
+``max_workers``; the filesystem sizes the client's connection pool to ``max_workers`` plus a
+few connections for those control requests.
 
 Two thread pools, both per process (a forked child builds its own on first use):
 
@@ -14,6 +16,7 @@ Two thread pools, both per process (a forked child builds its own on first use):
 - **coordinators** run one object's transfer each for bulk operations (``put``/``get``/``cat``
   of many paths). A coordinator may send a request itself (a small file's single PUT, inside a
   slot) or hand parts to the workers and wait for them; it never holds a slot while waiting.
+  Bulk operations return only once every item has finished, failed or not.
 
 The rate limit (bytes per second) lives here too, so it applies to every byte of every
 operation of the filesystem; with ``rate_limit_scope="process"`` every scheduler of the
@@ -74,18 +77,26 @@ class RequestScheduler:
     @contextlib.contextmanager
     def slot(self) -> Iterator[RequestSlot]:
         """Hold one of the budget's slots for one request; tell the slot how many bytes
-        moved (:meth:`RequestSlot.moved`) so the adaptive limit learns from it."""
+        moved (:meth:`RequestSlot.moved`) so the adaptive limit learns from it.
+
+        Re-entrant per thread: a request made while this thread already holds a slot (a
+        progress callback that asks the filesystem something, say) runs in that slot instead
+        of waiting for a second one, which could never come with ``max_workers=1``."""
+        if getattr(_LOCAL, "holding", False):
+            yield RequestSlot()
+            return
         self.limit.acquire()
+        _LOCAL.holding = True
         ticket = RequestSlot()
+        throttled = False
         try:
             yield ticket
         except errors.ThrottlingError:
-            self.limit.release(ticket.bytes_moved, throttled=True)
+            throttled = True
             raise
-        except BaseException:
-            self.limit.release(ticket.bytes_moved)
-            raise
-        self.limit.release(ticket.bytes_moved)
+        finally:
+            _LOCAL.holding = False
+            self.limit.release(ticket.bytes_moved, throttled=throttled)
 
     def throttle(self, size_bytes: int, sleep: Callable[[float], object]) -> None:
         """Wait until the rate limit allows ``size_bytes`` more (no-op without a limit)."""
@@ -117,8 +128,14 @@ class RequestScheduler:
             for item in items:
                 if not group.submit(lambda item=item: work(item)):
                     break
-        finally:
+        except BaseException:
+            group.cancel()  # no task may outlive the call (they use the caller's files)
+            raise
+        try:
             group.wait()
+        except (KeyboardInterrupt, SystemExit):
+            group.cancel()
+            raise
 
     def submit(self, work: Callable[[], R]) -> Future[R]:
         """Run one leaf task (one request) on the workers."""
@@ -133,7 +150,14 @@ class RequestScheduler:
         items = list(items)
         if len(items) <= 1 or getattr(_LOCAL, "pool", None) is not None:
             return [function(item) for item in items]
-        return list(self._pool("coordinators").map(function, items))
+        pool = self._pool("coordinators")
+        futures = [pool.submit(function, item) for item in items]
+        # Every item finishes (or fails) before the call returns: a failure must not leave
+        # other uploads running behind the caller's back.
+        errors_seen = [error for future in futures if (error := future.exception())]
+        if errors_seen:
+            raise errors_seen[0]
+        return [future.result() for future in futures]
 
     def shutdown(self) -> None:
         """Release this process's threads (they are created again if the scheduler is used)."""
@@ -206,7 +230,14 @@ class TaskGroup:
         if self.failed:
             self._slots.release()
             return False
-        self._futures.append(self._scheduler._pool("workers").submit(self._guarded, task))
+        try:
+            future = self._scheduler._pool("workers").submit(self._guarded, task)
+        except BaseException as error:  # the pool was shut down meanwhile
+            self._slots.release()
+            with self._lock:
+                self._error = self._error or error
+            raise
+        self._futures.append(future)
         return True
 
     def _guarded(self, task: Callable[[], R]) -> R | None:

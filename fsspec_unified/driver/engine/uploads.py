@@ -188,7 +188,8 @@ class UploadOperation(Operation):
     def result(self, size, etag, total, sent, resumed) -> TransferResult:
         self.tracker.finish()
         return TransferResult(
-            self.bucket, self.key, size, etag, total, sent, resumed, self.elapsed_s()
+            self.bucket, self.key, size, etag, total, sent, resumed, self.elapsed_s(),
+            self.version_id,
         )
 
 
