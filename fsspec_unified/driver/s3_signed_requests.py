@@ -240,15 +240,7 @@ class S3ObjectBody:
             return 0
         if self._remaining is not None and len(view) > self._remaining:
             view = view[: self._remaining]
-        try:
-            count = self._raw.readinto(view)
-        except Exception as exc:
-            self._failed = True
-            raise self._read_error(exc) from exc
-        except BaseException:
-            self._failed = True
-            raise
-        return self._account(view, count)
+        return self._account(view, self._from_socket(self._raw.readinto, view))
 
     def read(self, size: int = -1, /) -> bytes:
         """Up to ``size`` bytes (all that is left if negative). http.client builds the bytes
@@ -269,16 +261,21 @@ class S3ObjectBody:
             size = min(size, self._remaining)
         if size == 0:
             return b""
+        data = self._from_socket(self._raw.read, size)
+        self._account(memoryview(data), len(data))
+        return data
+
+    def _from_socket(self, read: Callable[[Any], Any], argument: Any) -> Any:
+        """``read(argument)`` on the response; a failure marks the body (its connection is
+        dropped on close) and becomes botocore's read error."""
         try:
-            data = self._raw.read(size)
+            return read(argument)
         except Exception as exc:
             self._failed = True
             raise self._read_error(exc) from exc
         except BaseException:
             self._failed = True
             raise
-        self._account(memoryview(data), len(data))
-        return data
 
     def close(self) -> None:
         if self._closed:
