@@ -82,11 +82,12 @@ class RequestScheduler:
         Re-entrant per thread: a request made while this thread already holds a slot (a
         progress callback that asks the filesystem something, say) runs in that slot instead
         of waiting for a second one, which could never come with ``max_workers=1``."""
-        if getattr(_LOCAL, "holding", False):
+        held = _LOCAL.__dict__.setdefault("held", set())
+        if id(self) in held:
             yield RequestSlot()
             return
         self.limit.acquire()
-        _LOCAL.holding = True
+        held.add(id(self))
         ticket = RequestSlot()
         throttled = False
         try:
@@ -95,7 +96,7 @@ class RequestScheduler:
             throttled = True
             raise
         finally:
-            _LOCAL.holding = False
+            held.discard(id(self))
             self.limit.release(ticket.bytes_moved, throttled=throttled)
 
     def throttle(self, size_bytes: int, sleep: Callable[[float], object]) -> None:
