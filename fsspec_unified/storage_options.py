@@ -72,8 +72,8 @@ class FilesystemOptions:
 
 
 _FS_FIELDS = {f.name: f for f in fields(FilesystemOptions)}
-#: Connections beyond the budget, for the requests that take no slot (multipart create,
-#: complete and abort, listings).
+#: Connections beyond the budget, for the requests that take no slot (aborts, ListParts,
+#: listings).
 CONTROL_CONNECTIONS = 4
 # fsspec's own constructor options, handled by AbstractFileSystem.
 FSSPEC_OPTIONS = {"use_listings_cache", "listings_expiry_time", "max_paths", "skip_instance_cache",

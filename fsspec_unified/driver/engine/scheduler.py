@@ -1,11 +1,12 @@
 """``RequestScheduler``: the one budget of requests in flight for a filesystem or a manager.
 
-Every request that moves bytes (a part, a range, a small PUT or GET, a part copy), and the
-filesystem's HEADs and delete batches, take a slot first, so however the work is nested
-(``fs.put`` of 1,000 files, each with parts) the number of such requests in flight never
-exceeds the budget: there is no ``files x parts`` multiplication. A few control requests
-(create, complete and abort of a multipart upload, ListParts, the HEAD that checks a finished
-upload) go without one. The budget is an :class:`~.adaptive.AdaptiveLimit` between a floor and
+Every request the engine sends (a part, a range, a small PUT or GET, a part copy, the create
+and complete of a multipart upload, its HEADs) and the filesystem's HEADs and delete batches
+take a slot first, so however the work is nested (``fs.put`` of 1,000 files, each with parts)
+the number of requests in flight never exceeds the budget: there is no ``files x parts``
+multiplication. Only cleanup and resume bookkeeping (aborting an upload, ListParts) and
+listings go without one, so that cleaning up never waits behind the work it cleans up. The
+budget is an :class:`~.adaptive.AdaptiveLimit` between a floor and
 ``max_workers``; the filesystem sizes the client's connection pool to ``max_workers`` plus a
 few connections for those control requests.
 

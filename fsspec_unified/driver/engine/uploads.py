@@ -101,8 +101,8 @@ class UploadOperation(Operation):
         Only a fast path: the create-only Complete is what makes the write safe from races.
         """
         if not self.overwrite:
-            exists = self.retry(lambda: self.client.object_exists(self.bucket, self.key),
-                                "head_object")
+            exists = self.request(lambda: self.client.object_exists(self.bucket, self.key),
+                                  "head_object")
             if exists:
                 raise errors.ObjectExistsError(
                     f"{self.bucket}/{self.key} exists and overwrite=False",
@@ -110,7 +110,7 @@ class UploadOperation(Operation):
                 )
 
     def create_upload(self) -> str:
-        return self.retry(
+        return self.request(
             lambda: self.client.create_multipart_upload(
                 self.bucket, self.key, content_type=self.content_type, metadata=self.metadata
             ),
@@ -149,8 +149,8 @@ class UploadOperation(Operation):
                         self.key)
             return info.etag
         if self.config.verify:
-            info = self.retry(lambda: self.client.head_object(self.bucket, self.key),
-                              "head_object")
+            info = self.request(lambda: self.client.head_object(self.bucket, self.key),
+                                "head_object")
             if _same_etag(info.etag, written.etag) is False:
                 # Compared with the ETag the same server just returned: another writer
                 # replaced the object after our Complete; its size says nothing about ours.
