@@ -41,30 +41,28 @@ import http.client
 import logging
 import re
 import threading
-import time
 import zlib
 from collections import Counter
-from http.server import BaseHTTPRequestHandler
 from urllib.parse import parse_qsl, urlsplit
 
 from botocore.auth import S3SigV4Auth
 from botocore.awsrequest import AWSRequest
 from botocore.credentials import Credentials
 
-from .loopback import LOOPBACK, BackgroundHTTPService, LoopbackHTTPServer
+from .loopback import (
+    HOP_BY_HOP,
+    LOOPBACK,
+    BackgroundHTTPService,
+    ProxyServer,
+    UpstreamProxyHandler,
+)
 
 logger = logging.getLogger("fsspec_unified.testing.etag_proxy")
 
 COPY_CHUNK_BYTES = 1024 * 1024
 DEFAULT_CORRUPT_MIN_SIZE_BYTES = 64 * 1024
 UPSTREAM_TIMEOUT_S = 300.0
-IDLE_REUSE_S = 2.0  # an upstream connection idle longer than this is replaced
 
-# Headers that describe one hop, not the request: never forwarded as they came.
-_HOP_BY_HOP = frozenset({
-    "connection", "keep-alive", "proxy-connection", "proxy-authorization", "te", "trailer",
-    "transfer-encoding", "upgrade", "expect",
-})
 _CONDITIONAL_REQUEST_HEADERS = (
     "If-Match", "If-None-Match", "x-amz-copy-source-if-match", "x-amz-copy-source-if-none-match",
 )
@@ -102,7 +100,9 @@ class EtagProxy(BackgroundHTTPService):
 
     def start(self) -> EtagProxy:
         if self._server is None:
-            self._serve(_ProxyServer(self), "etag-proxy")
+            server = ProxyServer(_Handler, logger, self, self._upstream_host,
+                                 self._upstream_port, UPSTREAM_TIMEOUT_S)
+            self._serve(server, "etag-proxy")
         return self
 
     def corrupt_next_bodies(self, count: int,
@@ -200,47 +200,16 @@ class EtagProxy(BackgroundHTTPService):
         return [("Host", host), *signed, ("Content-Length", str(len(body)))]
 
 
-class _ProxyServer(LoopbackHTTPServer):
-    def __init__(self, proxy: EtagProxy) -> None:
-        self.proxy = proxy
-        super().__init__(_Handler, logger)
-
-
-class _Handler(BaseHTTPRequestHandler):
+class _Handler(UpstreamProxyHandler):
+    logger = logger
     protocol_version = "HTTP/1.1"
-    server: _ProxyServer
-    _upstream: http.client.HTTPConnection | None = None
-    _upstream_used = 0.0
-
-    def log_message(self, format: str, *args: object) -> None:
-        logger.debug("%s " + format, self.client_address[0], *args)
 
     def do_GET(self) -> None:
         self._proxy_request()
 
     do_PUT = do_POST = do_DELETE = do_HEAD = do_OPTIONS = do_PATCH = do_GET
 
-    def finish(self) -> None:
-        try:
-            super().finish()
-        finally:
-            if self._upstream is not None:
-                self._upstream.close()
-
     # -- request ----------------------------------------------------------------------------
-
-    def _connection(self, fresh: bool = False) -> http.client.HTTPConnection:
-        """The upstream connection of this client connection; a new one after idling."""
-        now = time.monotonic()
-        if self._upstream is not None and (fresh or now - self._upstream_used > IDLE_REUSE_S):
-            self._upstream.close()
-            self._upstream = None
-        if self._upstream is None:
-            proxy = self.server.proxy
-            self._upstream = http.client.HTTPConnection(
-                proxy._upstream_host, proxy._upstream_port, timeout=UPSTREAM_TIMEOUT_S)
-        self._upstream_used = now
-        return self._upstream
 
     def _proxy_request(self) -> None:
         proxy = self.server.proxy
@@ -248,7 +217,7 @@ class _Handler(BaseHTTPRequestHandler):
         proxy._count(method)
         url = urlsplit(self.path)
         query = parse_qsl(url.query, keep_blank_values=True)
-        headers = [(k, v) for k, v in self.headers.items() if k.lower() not in _HOP_BY_HOP]
+        headers = [(k, v) for k, v in self.headers.items() if k.lower() not in HOP_BY_HOP]
         host = self.headers.get("Host", f"{LOOPBACK}:{self.server.port}")
 
         rewritten = False
@@ -338,7 +307,7 @@ class _Handler(BaseHTTPRequestHandler):
         proxy = self.server.proxy
         headers = []
         for name, value in response.getheaders():
-            if name.lower() in _HOP_BY_HOP:
+            if name.lower() in HOP_BY_HOP:
                 continue
             if name.lower() == "etag":
                 value = proxy.fake_etag(value)

@@ -6,14 +6,37 @@ Used by the OSS gateway and the ETag proxy, so each of them holds only its proto
 
 from __future__ import annotations
 
+import http.client
 import logging
+import re
 import sys
 import threading
+import time
 from abc import ABC, abstractmethod
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any
 
 LOOPBACK = "127.0.0.1"
 _THREAD_JOIN_TIMEOUT_S = 10.0
+_QUERY = re.compile(r"\?[^\s\"]*")
+IDLE_REUSE_S = 2.0  # an upstream connection idle longer than this is replaced
+
+# Headers that describe one hop, not the request: never forwarded as they came.
+HOP_BY_HOP = frozenset({
+    "connection", "keep-alive", "proxy-connection", "proxy-authorization", "te", "trailer",
+    "transfer-encoding", "upgrade", "expect",
+})
+
+
+class QuietRequestHandler(BaseHTTPRequestHandler):
+    """A request handler that logs each request at DEBUG on its class's ``logger``, without
+    query strings: a presigned URL's query holds its signature, which must not reach a log."""
+
+    logger: logging.Logger
+
+    def log_message(self, format: str, *args: object) -> None:
+        self.logger.debug("%s %s", self.client_address[0],
+                          _QUERY.sub("?...", format % args))
 
 
 class LoopbackHTTPServer(ThreadingHTTPServer):
@@ -83,3 +106,50 @@ class BackgroundHTTPService(ABC):
 
     def __exit__(self, *exc_info: object) -> None:
         self.stop()
+
+
+class ProxyServer(LoopbackHTTPServer):
+    """A loopback server whose handlers forward to one upstream for ``proxy``, their owner."""
+
+    def __init__(self, handler: type[BaseHTTPRequestHandler], logger: logging.Logger,
+                 proxy: Any, upstream_host: str, upstream_port: int,
+                 upstream_timeout_s: float) -> None:
+        self.proxy = proxy
+        self.upstream_host = upstream_host
+        self.upstream_port = upstream_port
+        self.upstream_timeout_s = upstream_timeout_s
+        super().__init__(handler, logger)
+
+
+class UpstreamProxyHandler(QuietRequestHandler):
+    """A proxy's request handler: one upstream connection per client connection, replaced
+    after idling (the upstream may have closed it), closed when the client leaves."""
+
+    server: ProxyServer
+    _upstream: http.client.HTTPConnection | None = None
+    _upstream_used = 0.0
+
+    def _connection(self, fresh: bool = False) -> http.client.HTTPConnection:
+        """The upstream connection of this client connection; a new one after idling."""
+        now = time.monotonic()
+        if self._upstream is not None and (fresh or now - self._upstream_used > IDLE_REUSE_S):
+            self._close_upstream()
+        if self._upstream is None:
+            server = self.server
+            self._upstream = http.client.HTTPConnection(
+                server.upstream_host, server.upstream_port, timeout=server.upstream_timeout_s)
+        self._upstream_used = now
+        return self._upstream
+
+    def _close_upstream(self) -> None:
+        if self._upstream is not None:
+            self._upstream.close()
+            self._upstream = None
+
+    def finish(self) -> None:
+        try:
+            super().finish()
+        except OSError:
+            pass  # the client went away, or the connection was reset on purpose
+        finally:
+            self._close_upstream()

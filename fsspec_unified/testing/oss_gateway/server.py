@@ -5,12 +5,11 @@ from __future__ import annotations
 import logging
 import secrets
 import threading
-from http.server import BaseHTTPRequestHandler
 from urllib.parse import parse_qsl, urlsplit
 
 from requests.structures import CaseInsensitiveDict
 
-from ..loopback import LOOPBACK, BackgroundHTTPService, LoopbackHTTPServer
+from ..loopback import LOOPBACK, BackgroundHTTPService, LoopbackHTTPServer, QuietRequestHandler
 from .body import BodyReader, read_chunked
 from .errors import OSSServiceError
 from .operations import Operations, OSSRequest, OSSResponse
@@ -49,8 +48,12 @@ class _BoundedServer(LoopbackHTTPServer):
             self._slots.release()
 
 
-class _Handler(BaseHTTPRequestHandler):
+class _Handler(QuietRequestHandler):
+    logger = logger
     protocol_version = "HTTP/1.1"
+    # Headers and body are separate writes: with Nagle's algorithm on, the body waits for the
+    # client's delayed ACK, about 40 ms on every keep-alive request.
+    disable_nagle_algorithm = True
     server_version = "AliyunOSS"
     sys_version = ""
     server: _BoundedServer
@@ -62,9 +65,6 @@ class _Handler(BaseHTTPRequestHandler):
 
     def log_request(self, code: object = "-", size: object = "-") -> None:
         """Silenced: the request line holds presigned-URL signatures; ``_handle`` logs."""
-
-    def log_message(self, format: str, *args: object) -> None:
-        logger.debug("%s " + format, self.client_address[0], *args)
 
     def _handle(self) -> None:
         request_id = secrets.token_hex(12).upper()
