@@ -39,12 +39,15 @@ from __future__ import annotations
 import io
 import logging
 import sys
-from typing import TYPE_CHECKING, Any
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from fsspec.callbacks import DEFAULT_CALLBACK, Callback
 from fsspec.spec import AbstractBufferedFile
 
 from .driver.callbacks import as_fsspec_callback
+from .driver.exceptions import TransferCancelledError
+from .observability.scope import OpenOperation
 
 if TYPE_CHECKING:
     from .driver.engine.uploads import MultipartWrite
@@ -53,6 +56,7 @@ if TYPE_CHECKING:
 logger = logging.getLogger(__name__)
 
 WRITE_MODES = ("wb", "xb")
+T = TypeVar("T")
 
 
 class UnifiedFile(AbstractBufferedFile):
@@ -94,6 +98,11 @@ class UnifiedFile(AbstractBufferedFile):
             size = fs.options.block_size if block_size in ("default", None) else block_size
             block_size = min(max(int(size), caps.min_part_size_bytes), caps.max_part_size_bytes)
             self._base_block_size = block_size
+            # The whole write (every part, from every ``write``, and the completion in
+            # ``close``) is one operation in the filesystem's metrics and logs.
+            self._recording: OpenOperation | None = OpenOperation(
+                fs.metrics_registry, "write", fs.client.provider, self.bucket, self.key,
+                bulk=False)
             self._writer = fs.transfers.open_write(
                 fs.client, self.key, self.callback, bucket=self.bucket,
                 content_type=content_type, metadata=self.metadata, overwrite=mode != "xb",
@@ -102,7 +111,9 @@ class UnifiedFile(AbstractBufferedFile):
             # A fast path only (the write itself is create-only). Checked before the base
             # class marks the file open: an open file that is garbage-collected gets closed,
             # and closing a write-mode file commits it.
-            raise FileExistsError(path)
+            refused = FileExistsError(path)
+            self._end_recording(refused)
+            raise refused
         if mode == "rb" and version_id is not None:
             self.details = fs.info(path, version_id=version_id)
         super().__init__(fs, path, mode, block_size, **kwargs)
@@ -126,6 +137,9 @@ class UnifiedFile(AbstractBufferedFile):
         """Nothing yet: the multipart upload starts only once a full block is written."""
 
     def _upload_chunk(self, final: bool = False) -> bool:
+        return self._recorded(self._send_chunk, final)
+
+    def _send_chunk(self, final: bool) -> bool:
         view = self.buffer.getbuffer()  # no copy; the buffer is replaced below
         writer = self._writer
         if final and writer.part_count == 0:
@@ -157,6 +171,24 @@ class UnifiedFile(AbstractBufferedFile):
         ``"xb"`` makes either request create-only, so a key written meanwhile by someone else
         raises ``FileExistsError`` and is left as it is.
         """
+        try:
+            self._recorded(self._make_object)
+        except BaseException as error:
+            self._end_recording(error)
+            raise
+        self._end_recording(None)
+
+    def _recorded(self, function: Callable[..., T], *args: Any) -> T:
+        """``function(*args)`` as a step of this write's operation (once it is recorded)."""
+        recording = self._recording
+        return function(*args) if recording is None else recording.run(function, *args)
+
+    def _end_recording(self, error: BaseException | None) -> None:
+        recording, self._recording = self._recording, None
+        if recording is not None:
+            recording.finish(error)
+
+    def _make_object(self) -> None:
         writer = self._writer
         if self._parts_sent:
             writer.complete()
@@ -197,6 +229,8 @@ class UnifiedFile(AbstractBufferedFile):
         if self.mode not in WRITE_MODES:
             return
         propagating = sys.exc_info()[1] is not None
+        self._end_recording(sys.exc_info()[1] or TransferCancelledError(
+            f"the write of {self.path} was discarded"))
         self._pending_body = None
         self._parts_sent = False
         self.buffer = None

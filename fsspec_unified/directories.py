@@ -16,6 +16,8 @@ from glob import has_magic
 from itertools import islice
 from typing import Any
 
+from .observability.scope import observed
+
 
 class DirectoryOperations:
     """``rm``, ``rm_file``, ``mkdir``, ``makedirs`` and ``rmdir`` over the driver.
@@ -24,6 +26,7 @@ class DirectoryOperations:
     ``split_path``, ``_object_path``, ``_bucket_exists``, ``_map`` and ``invalidate_cache``.
     """
 
+    @observed("rm_file")
     def rm_file(self, path: str) -> None:
         bucket, key, _ = self._object_path(path)
         if not self.client.object_exists(bucket, key):
@@ -31,6 +34,7 @@ class DirectoryOperations:
         self.client.delete_object(bucket, key)
         self.invalidate_cache(path)
 
+    @observed("rm", bulk=True)
     def rm(self, path, recursive: bool = False, maxdepth: int | None = None) -> None:
         """Delete paths in batches (concurrently); buckets only with ``recursive``.
 
@@ -105,6 +109,7 @@ class DirectoryOperations:
                 f"{first.code} {first.message}"
             )
 
+    @observed("mkdir")
     def mkdir(self, path: str, create_parents: bool = True, **kwargs: Any) -> None:
         """Create a bucket; for a deeper path only its bucket if missing (as s3fs: no
         marker object is written, a prefix exists through its objects)."""
@@ -119,6 +124,7 @@ class DirectoryOperations:
         self.client.create_bucket(bucket, kwargs.get("region"))
         self.invalidate_cache("")
 
+    @observed("makedirs")
     def makedirs(self, path: str, exist_ok: bool = False) -> None:
         bucket, key = self.split_path(path)
         if not self._bucket_exists(bucket):
@@ -127,6 +133,7 @@ class DirectoryOperations:
         elif not key and not exist_ok:
             raise FileExistsError(path)
 
+    @observed("rmdir")
     def rmdir(self, path: str) -> None:
         """Delete an empty bucket, or the marker of an empty directory.
 

@@ -33,6 +33,7 @@ from __future__ import annotations
 
 import logging
 import mimetypes
+import operator
 import os
 import threading
 from collections.abc import Callable, Iterable
@@ -53,12 +54,15 @@ from .driver.engine.reads import DEFAULT_MERGE_GAP_BYTES
 from .driver.exceptions import (
     BucketNotFoundError,
     InvalidArgumentError,
+    InvalidRangeError,
     ObjectNotFoundError,
 )
 from .driver.transfer_manager import TransferManager
 from .driver.types import ObjectInfo
 from .entries import bucket_entry, directory_entry, object_entry
 from .listing_cache import ThreadSafeDirCache
+from .observability import ErrorReport, MetricsRegistry, MetricsSnapshot
+from .observability.scope import observed, operation
 from .paths import VERSION_MARKER, check_local_targets, split_version_suffix
 from .storage_options import parse_storage_options
 
@@ -89,7 +93,7 @@ class UnifiedFileSystem(DirectoryOperations, AbstractFileSystem):
     Storage options: ``provider`` (``s3``/``aws``, ``minio``, ``oss``/``aliyun``), every
     ``OSSConfig`` field, the s3fs aliases ``key``, ``secret``, ``token``, ``endpoint_url``,
     ``client_kwargs``, and ``block_size``, ``max_workers``, ``rate_limit_bytes_per_s``,
-    ``resumable``, ``checkpoint_dir``, ``version_aware`` (see
+    ``resumable``, ``checkpoint_dir``, ``version_aware``, ``retry_policy`` (see
     :class:`~fsspec_unified.storage_options.FilesystemOptions`).
     """
 
@@ -111,6 +115,48 @@ class UnifiedFileSystem(DirectoryOperations, AbstractFileSystem):
         self.blocksize = self.options.block_size
         self.default_block_size = self.options.block_size  # the s3fs name
         self.version_aware = self.options.version_aware
+
+    def close(self) -> None:
+        """Release the filesystem's worker threads and connection pools.
+
+        fsspec has no way to close a filesystem, and keeps instances cached, so their idle
+        threads and pooled connections live as long as the process. Call this once nothing
+        else is using the filesystem (no transfer running, no file open); it may still be
+        used afterwards: threads and connections are then created again on first use."""
+        self.transfers.shutdown()
+        self.client.close()
+
+    # -- what it did ---------------------------------------------------------------------
+
+    def metrics(self) -> MetricsSnapshot:
+        """Operations, requests, bytes, latency percentiles, errors by code, retries,
+        throttling responses and concurrency since the filesystem was made (see
+        :mod:`fsspec_unified.observability`; ``.as_dict()`` for JSON)."""
+        return self.transfers.metrics()
+
+    def error_report(self, window_s: float = 300.0) -> ErrorReport:
+        """Errors by code and by operation, and retries, over the last ``window_s`` seconds."""
+        return self.transfers.error_report(window_s)
+
+    @property
+    def metrics_registry(self) -> MetricsRegistry:
+        """The registry behind :meth:`metrics` (what the exporters read)."""
+        return self.transfers.metrics_registry
+
+    def _observe(self, name: str, client: None, path: Any, bulk: bool, kwargs: dict[str, Any]):
+        """The operation scope of one call (see :func:`~.observability.scope.observed`)."""
+        return operation(self.metrics_registry, name, provider=self.client.provider,
+                         **self._observed_target(path), bulk=bulk)
+
+    def _observed_target(self, path: Any) -> dict[str, str | None]:
+        if not isinstance(path, str):
+            count = len(path) if isinstance(path, (list, tuple, dict)) else None
+            return {"bucket": None, "key": None if count is None else f"({count} paths)"}
+        try:
+            bucket, key = self.split_path(path)
+        except (ValueError, TypeError):
+            return {"bucket": None, "key": path}
+        return {"bucket": bucket or None, "key": key or None}
 
     @property
     def fsid(self) -> str:
@@ -164,6 +210,7 @@ class UnifiedFileSystem(DirectoryOperations, AbstractFileSystem):
 
     # -- listing -------------------------------------------------------------------------
 
+    @observed("ls")
     def ls(self, path: str, detail: bool = False, refresh: bool = False, **kwargs: Any):
         """Names (or, with ``detail=True``, info dicts) directly under ``path``."""
         path = self._strip_protocol(path)
@@ -186,12 +233,13 @@ class UnifiedFileSystem(DirectoryOperations, AbstractFileSystem):
         bucket, key = self.split_path(path)
         prefix = f"{key}/" if key else ""
         entries: dict[str, dict] = {}
-        for item in self.client.list_objects(bucket, prefix, delimiter="/"):
+        for item in self.transfers.list_objects(self.client, bucket, prefix, delimiter="/"):
             if item.key != prefix:  # the directory's own marker is the directory itself
                 entry = object_entry(bucket, item)
                 entries.setdefault(entry["name"], entry)
         return list(entries.values())
 
+    @observed("find")
     def find(self, path: str, maxdepth: int | None = None, withdirs: bool = False,
              detail: bool = False, prefix: str = "", **kwargs: Any):
         """All objects under ``path`` in one flat listing (no per-directory requests).
@@ -211,7 +259,7 @@ class UnifiedFileSystem(DirectoryOperations, AbstractFileSystem):
             return found if detail else sorted(found)
         base = f"{key}/" if key else ""
         found: dict[str, dict] = {}
-        for item in self.client.list_objects(bucket, base + prefix):
+        for item in self.transfers.list_objects(self.client, bucket, base + prefix):
             if item.key == base:
                 continue
             entry = object_entry(bucket, item)
@@ -244,6 +292,7 @@ class UnifiedFileSystem(DirectoryOperations, AbstractFileSystem):
         glob_translate(self._strip_protocol(path))
         return super().glob(path, maxdepth=maxdepth, **kwargs)
 
+    @observed("info")
     def info(self, path: str, version_id: str | None = None, **kwargs: Any) -> dict:
         bucket, key, version_id = self.split_versioned_path(path, version_id)
         path = f"{bucket}/{key}" if key else bucket
@@ -263,7 +312,7 @@ class UnifiedFileSystem(DirectoryOperations, AbstractFileSystem):
         except (ObjectNotFoundError, BucketNotFoundError):
             if version_id is not None:
                 raise
-        for _ in self.client.list_objects(bucket, key + "/", page_size=1):
+        for _ in self.transfers.list_objects(self.client, bucket, key + "/", page_size=1):
             return directory_entry(path)
         raise FileNotFoundError(path)
 
@@ -299,6 +348,7 @@ class UnifiedFileSystem(DirectoryOperations, AbstractFileSystem):
                 return entry
         return None
 
+    @observed("exists")
     def exists(self, path: str, **kwargs: Any) -> bool:
         try:
             self.info(path, **kwargs)
@@ -308,8 +358,13 @@ class UnifiedFileSystem(DirectoryOperations, AbstractFileSystem):
 
     # -- reading -------------------------------------------------------------------------
 
+    @observed("cat_file")
     def cat_file(self, path: str, start: int | None = None, end: int | None = None,
                  version_id: str | None = None, **kwargs: Any) -> bytes:
+        """``data[start:end]`` of the object, as fsspec documents (a Python slice): negative
+        bounds count from the end, a range past the end or backwards reads as ``b""``; a bound
+        that is not an integer raises ``InvalidRangeError`` before any request."""
+        start, end = _slice_bounds(start, end)
         bucket, key, version_id = self._object_path(path, version_id)
         etag = None
         if (start is not None and start < 0) or (end is not None and end < 0):
@@ -321,6 +376,7 @@ class UnifiedFileSystem(DirectoryOperations, AbstractFileSystem):
         return self.transfers.read(self.client, key, start or 0, end, bucket=bucket,
                                    if_match=etag, version_id=version_id)
 
+    @observed("cat", bulk=True)
     def cat(self, path, recursive: bool = False, on_error: str = "raise", **kwargs: Any):
         """Fetch many objects concurrently; directories in the expansion are skipped."""
         paths = self.expand_path(path, recursive=recursive)
@@ -341,6 +397,7 @@ class UnifiedFileSystem(DirectoryOperations, AbstractFileSystem):
         return {name: data for name, data in zip(paths, contents, strict=True)
                 if on_error != "omit" or not isinstance(data, Exception)}
 
+    @observed("cat_ranges", target="paths", bulk=True)
     def cat_ranges(self, paths, starts, ends, max_gap=None, on_error="return", **kwargs):
         """Byte ranges of objects, concurrently; the ranges of one path come from one version.
 
@@ -367,7 +424,7 @@ class UnifiedFileSystem(DirectoryOperations, AbstractFileSystem):
             indices = by_path[name]
             try:
                 bucket, key, version_id = self._object_path(name)
-                ranges = [(starts[i], ends[i]) for i in indices]
+                ranges = [_slice_bounds(starts[i], ends[i]) for i in indices]
                 etag = None
                 if any((start is None and end is None) or _from_end_needed(start, end)
                        for start, end in ranges):
@@ -410,6 +467,7 @@ class UnifiedFileSystem(DirectoryOperations, AbstractFileSystem):
                            version_id=version_id, content_type=content_type,
                            metadata=metadata, **kwargs)
 
+    @observed("get_file", target="rpath")
     def get_file(self, rpath: str, lpath, callback=DEFAULT_CALLBACK, outfile=None,
                  version_id: str | None = None, **kwargs: Any) -> None:
         """Download one object to ``lpath``, or into ``outfile`` / a file-like ``lpath``."""
@@ -441,6 +499,7 @@ class UnifiedFileSystem(DirectoryOperations, AbstractFileSystem):
         self.transfers.download_to(self.client, key, outfile.write, callback, bucket=bucket,
                                    version_id=version_id)
 
+    @observed("get", target="rpath", bulk=True)
     def get(self, rpath, lpath, recursive=False, callback=DEFAULT_CALLBACK, maxdepth=None,
             **kwargs: Any) -> None:
         """fsspec's ``get``, run concurrently; no file is written outside ``lpath``."""
@@ -452,6 +511,7 @@ class UnifiedFileSystem(DirectoryOperations, AbstractFileSystem):
 
     # -- writing -------------------------------------------------------------------------
 
+    @observed("pipe_file")
     def pipe_file(self, path: str, value: bytes, mode: str = "overwrite", **kwargs: Any) -> None:
         """Write ``value``; ``mode="create"`` fails with ``FileExistsError`` if ``path``
         exists, decided by the server (create-only PUT or CompleteMultipartUpload)."""
@@ -468,6 +528,7 @@ class UnifiedFileSystem(DirectoryOperations, AbstractFileSystem):
                                     overwrite=mode == "overwrite")
         self.invalidate_cache(path)
 
+    @observed("pipe", bulk=True)
     def pipe(self, path, value=None, **kwargs: Any) -> None:
         """Write one value, or a ``{path: bytes}`` mapping concurrently."""
         if isinstance(path, str):
@@ -476,6 +537,7 @@ class UnifiedFileSystem(DirectoryOperations, AbstractFileSystem):
         self._map(lambda item: self.pipe_file(self._strip_protocol(item[0]), item[1], **kwargs),
                   list(path.items()))
 
+    @observed("put_file", target="rpath")
     def put_file(self, lpath: str, rpath: str, callback=DEFAULT_CALLBACK,
                  mode: str = "overwrite", **kwargs: Any) -> None:
         """Upload one file; ``mode="create"`` is create-only on the server (multipart too)."""
@@ -507,6 +569,7 @@ class UnifiedFileSystem(DirectoryOperations, AbstractFileSystem):
                 target.write(chunk)
                 callback.relative_update(len(chunk))
 
+    @observed("put", target="rpath", bulk=True)
     def put(self, lpath, rpath, recursive=False, callback=DEFAULT_CALLBACK, maxdepth=None,
             **kwargs: Any) -> None:
         calls = _collect_transfers(AbstractFileSystem.put, self, lpath, rpath, recursive,
@@ -529,11 +592,13 @@ class UnifiedFileSystem(DirectoryOperations, AbstractFileSystem):
 
         self._map(run, calls)
 
+    @observed("touch")
     def touch(self, path: str, truncate: bool = True, **kwargs: Any) -> None:
         if not truncate and self.exists(path):
             return
         self.pipe_file(path, b"", **kwargs)
 
+    @observed("cp_file", target="path2")
     def cp_file(self, path1: str, path2: str, callback=DEFAULT_CALLBACK, **kwargs: Any) -> None:
         """Server-side copy; objects above the provider's single-copy limit are copied
         part by part with UploadPartCopy, concurrently, keeping the source's Content-Type
@@ -580,6 +645,7 @@ class UnifiedFileSystem(DirectoryOperations, AbstractFileSystem):
         except ValueError:  # an ETag that is not hexadecimal
             return int(sha256(etag.encode()).hexdigest(), 16)
 
+    @observed("object_version_info")
     def object_version_info(self, path: str) -> list[dict]:
         """Every version of one object, newest first, as s3fs lists them (``Key``,
         ``VersionId``, ``IsLatest``, ``LastModified``, ``ETag``, ``Size``); delete markers
@@ -596,6 +662,7 @@ class UnifiedFileSystem(DirectoryOperations, AbstractFileSystem):
             if item.key == key and not item.is_delete_marker
         ]
 
+    @observed("sign")
     def sign(self, path: str, expiration: int = 100, **kwargs: Any) -> str:
         bucket, key, _ = self._object_path(path)
         return self.client.presigned_url(bucket, key, kwargs.get("method", "GET"), expiration)
@@ -617,6 +684,21 @@ class UnifiedFileSystem(DirectoryOperations, AbstractFileSystem):
         """``function`` over ``items`` concurrently, in order, within the filesystem's one
         budget of requests in flight (see :class:`~.driver.engine.scheduler.RequestScheduler`)."""
         return self.transfers.map(function, list(items))
+
+
+def _slice_bounds(start: Any, end: Any) -> tuple[int | None, int | None]:
+    """The bounds of a range as ``int`` (numpy integers too) or ``None``, as a slice takes
+    them; anything else raises :class:`InvalidRangeError`."""
+    bounds = []
+    for name, value in (("start", start), ("end", end)):
+        try:
+            if isinstance(value, bool):
+                raise TypeError(name)
+            bounds.append(None if value is None else operator.index(value))
+        except TypeError:
+            raise InvalidRangeError(
+                f"range {name} must be an integer or None, got {value!r}") from None
+    return bounds[0], bounds[1]
 
 
 def _from_end(size: int, start: int | None, end: int | None) -> tuple[int | None, int | None]:

@@ -11,12 +11,15 @@ applied by fsspec itself before they reach here. Anything else is rejected with 
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, fields
 from typing import Any
 
 from .driver.engine.config import DEFAULT_MAX_WORKERS, DEFAULT_PART_SIZE_BYTES, TransferConfig
+from .driver.engine.retry import RetryPolicy
 from .driver.exceptions import ConfigurationError
 from .driver.models import OSSConfig, coerce_value
+from .observability.alerts import Alert, AlertPolicy
 
 _S3FS_ALIASES = {
     "key": "access_key",
@@ -48,6 +51,12 @@ class FilesystemOptions:
     ``rate_limit_bytes_per_s`` limits every byte the filesystem moves (``rate_limit_scope=
     "process"`` shares the limit with every filesystem of the process that has the same
     one); ``resumable`` and ``checkpoint_dir`` make ``put_file``/``get_file`` resumable.
+    ``retry_policy`` (a :class:`~.driver.engine.retry.RetryPolicy`) replaces the default one
+    for every request the filesystem retries, e.g. ``RetryPolicy(max_attempts=1000,
+    max_elapsed_s=60)`` to ride out a minute without the server. ``on_alert`` (a callable
+    taking an :class:`~.observability.Alert`) is called when the error or retry rate crosses
+    the default thresholds; ``alert_policy`` (an :class:`~.observability.AlertPolicy`) sets
+    the thresholds and the hook together.
     """
 
     block_size: int = DEFAULT_PART_SIZE_BYTES
@@ -58,6 +67,9 @@ class FilesystemOptions:
     resumable: bool = False
     checkpoint_dir: str | None = None
     version_aware: bool = False
+    retry_policy: RetryPolicy | None = None
+    alert_policy: AlertPolicy | None = None
+    on_alert: Callable[[Alert], object] | None = None
 
     def transfer_config(self) -> TransferConfig:
         return TransferConfig(
@@ -68,6 +80,9 @@ class FilesystemOptions:
             adaptive_concurrency=self.adaptive_concurrency,
             resumable=self.resumable,
             checkpoint_dir=self.checkpoint_dir,
+            retry_policy=self.retry_policy or RetryPolicy(),
+            alert_policy=self.alert_policy or (
+                AlertPolicy(on_alert=self.on_alert) if self.on_alert is not None else None),
         )
 
 
@@ -106,6 +121,12 @@ def parse_storage_options(options: dict[str, Any]) -> tuple[OSSConfig, Filesyste
     fs_options = FilesystemOptions(**fs_values)
     if fs_options.block_size < 1 or fs_options.max_workers < 1:
         raise ConfigurationError("block_size and max_workers must be positive")
+    if not isinstance(fs_options.retry_policy, (RetryPolicy, type(None))):
+        raise ConfigurationError("retry_policy: must be a RetryPolicy")
+    if fs_options.on_alert is not None and (
+            fs_options.alert_policy is not None or not callable(fs_options.on_alert)):
+        raise ConfigurationError("on_alert: must be callable, and not given with alert_policy "
+                                 "(set AlertPolicy.on_alert instead)")
     # A connection per request the budget lets run, and a few for control requests, unless
     # the caller decided otherwise.
     config_values.setdefault("max_pool_connections",

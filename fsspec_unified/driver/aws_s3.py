@@ -45,6 +45,7 @@ from botocore.credentials import Credentials
 from botocore.httpsession import ProxyConfiguration, get_cert_path
 from botocore.utils import get_environ_proxies
 
+from ..observability.scope import note_response
 from . import exceptions as errors
 from .base_oss import BaseOSSClient, ObjectResponse, in_version_order, object_size
 from .s3_signed_requests import S3SignedRequests
@@ -115,6 +116,7 @@ class AWSS3Client(BaseOSSClient):
             aws_session_token=config.session_token,
             config=boto_config,
         )
+        client.meta.events.register("response-received.s3", _note_response)
         if config.endpoint_url:
             self._signed_requests[client] = self._create_signed_requests(core_session, client)
         return client
@@ -284,49 +286,35 @@ class AWSS3Client(BaseOSSClient):
             response.get("VersionId"),
         )
 
-    def _list_objects(self, bucket, prefix, delimiter, start_after, page_size):
+    def _list_objects_page(self, bucket, prefix, delimiter, start_after, page_size, token):
         signed = self._signed
-        if signed is None:
-            yield from self._list_objects_boto3(bucket, prefix, delimiter, start_after, page_size)
-            return
-        token = None
-        while True:
-            entries, token = signed.list_objects_page(
-                bucket, prefix, delimiter, start_after, page_size, token
-            )
-            entries.sort(key=lambda entry: entry.key)
-            yield from entries
-            if token is None:
-                return
-
-    def _list_objects_boto3(self, bucket, prefix, delimiter, start_after, page_size):
+        if signed is not None:
+            return signed.list_objects_page(bucket, prefix, delimiter, start_after, page_size,
+                                            token)
         request: dict[str, Any] = {"Bucket": bucket, "Prefix": prefix, "MaxKeys": page_size}
         if delimiter:
             request["Delimiter"] = delimiter
         if start_after:
             request["StartAfter"] = start_after
-        while True:
-            page = self.sdk.list_objects_v2(**request)
-            entries = [
-                ObjectInfo(key=item["Prefix"], is_prefix=True)
-                for item in page.get("CommonPrefixes", [])
-            ]
-            entries.extend(
-                ObjectInfo(
-                    key=item["Key"],
-                    size=item["Size"],
-                    etag=_etag(item.get("ETag")),
-                    last_modified=item.get("LastModified"),
-                    storage_class=item.get("StorageClass"),
-                )
-                for item in page.get("Contents", [])
-            )
-            entries.sort(key=lambda entry: entry.key)
-            yield from entries
-            token = page.get("NextContinuationToken")
-            if not page.get("IsTruncated") or not token:
-                return
+        if token:
             request["ContinuationToken"] = token
+        page = self.sdk.list_objects_v2(**request)
+        entries = [
+            ObjectInfo(key=item["Prefix"], is_prefix=True)
+            for item in page.get("CommonPrefixes", [])
+        ]
+        entries.extend(
+            ObjectInfo(
+                key=item["Key"],
+                size=item["Size"],
+                etag=_etag(item.get("ETag")),
+                last_modified=item.get("LastModified"),
+                storage_class=item.get("StorageClass"),
+            )
+            for item in page.get("Contents", [])
+        )
+        following = page.get("NextContinuationToken")
+        return entries, following if page.get("IsTruncated") and following else None
 
     def _list_object_versions(self, bucket, prefix) -> Iterator[ObjectInfo]:
         request: dict[str, Any] = {"Bucket": bucket, "Prefix": prefix}
@@ -489,3 +477,9 @@ class AWSS3Client(BaseOSSClient):
     def _get_bucket_versioning(self, bucket) -> bool:
         return self.sdk.get_bucket_versioning(Bucket=bucket).get("Status") == "Enabled"
 
+
+def _note_response(response_dict: dict | None = None, **_: Any) -> None:
+    """botocore calls this for every HTTP response, its own retries included."""
+    if response_dict is not None:
+        note_response(response_dict["status_code"],
+                      response_dict["headers"].get("x-amz-request-id"))

@@ -45,9 +45,10 @@ import weakref
 from abc import ABC, abstractmethod
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass
-from typing import Any, BinaryIO, ClassVar, Protocol
+from typing import Any, BinaryIO, ClassVar, Protocol, TypeVar
 from urllib.parse import quote
 
+from ..observability.scope import byte_counter, observed_iteration, observed_request
 from . import exceptions as errors
 from .models import OSSConfig
 from .types import (
@@ -64,6 +65,8 @@ from .types import (
 DEFAULT_STREAM_PART_SIZE_BYTES = 8 * MIB
 DEFAULT_PRESIGN_EXPIRY_S = 3600
 _READ_BUFFER_BYTES = 1 * MIB
+
+T = TypeVar("T")
 
 
 class RawObjectBody(Protocol):
@@ -119,8 +122,10 @@ class ObjectReader(io.RawIOBase):
         self,
         response: ObjectResponse | None,
         translate: Callable[[], contextlib.AbstractContextManager],
+        count_read: Callable[[int], None] | None = None,
     ) -> None:
         super().__init__()
+        self._count_read = count_read
         self._body = None if response is None else response.body
         self._readinto = getattr(self._body, "readinto", None)
         self._translate = translate
@@ -139,7 +144,10 @@ class ObjectReader(io.RawIOBase):
         if self._body is None:
             return b""
         with self._translate():
-            return self._body.read(size) if size is not None and size >= 0 else self._body.read()
+            data = self._body.read(size) if size is not None and size >= 0 else self._body.read()
+        if self._count_read is not None:
+            self._count_read(len(data))
+        return data
 
     def readall(self) -> bytes:
         """Everything left, in one read (``RawIOBase`` would read 8 KiB at a time)."""
@@ -150,10 +158,14 @@ class ObjectReader(io.RawIOBase):
             return 0
         with self._translate():
             if self._readinto is not None:
-                return self._readinto(buffer)
-            data = self._body.read(len(buffer))
-        buffer[: len(data)] = data
-        return len(data)
+                size = self._readinto(buffer)
+            else:
+                data = self._body.read(len(buffer))
+                size = len(data)
+                buffer[:size] = data
+        if self._count_read is not None:
+            self._count_read(size)
+        return size
 
     def close(self) -> None:
         if self._body is not None and not self.closed:
@@ -259,8 +271,9 @@ class BaseOSSClient(ABC):
         :class:`ObjectExistsError` (a ``FileExistsError``) if the key exists.
         """
         self._check_object(bucket, key)
+        self._check_new_key(key)
         with self._create_only("put_object", bucket, key, overwrite), self._operation(
-            "put_object", bucket, key
+            "put_object", bucket, key, len(data)
         ):
             return self._put_object(
                 bucket, key, data, content_type, metadata or {}, content_md5(data), overwrite,
@@ -305,6 +318,7 @@ class BaseOSSClient(ABC):
                               content_type: str | None, metadata: dict[str, str] | None,
                               part_size: int) -> WriteResult:
         self._check_object(bucket, key)
+        self._check_new_key(key)
         self._check_part_size(part_size)
         with _one_at_a_time(part_size) as transfers:
             result = getattr(transfers, entry_point)(
@@ -371,16 +385,16 @@ class BaseOSSClient(ABC):
         _check_optional_text("version_id", version_id)
 
         def translate() -> contextlib.AbstractContextManager:
-            return self._operation("get_object", bucket, key)
+            return self._translating("get_object", bucket, key)
 
         response: ObjectResponse | None = None
         if end is None or first < end:
             try:
-                with _pinned_to(etag, bucket, key), translate():
+                with _pinned_to(etag, bucket, key), self._operation("get_object", bucket, key):
                     response = self._open_object(bucket, key, first, end, etag, version_id)
             except errors.InvalidRangeError:
                 response = None  # the range starts at or past the end: reads as empty
-        return ObjectReader(response, translate)
+        return ObjectReader(response, translate, byte_counter("read"))
 
     def get_file(
         self, bucket: str, key: str, path: str | os.PathLike[str]
@@ -463,6 +477,7 @@ class BaseOSSClient(ABC):
         """
         self._check_object(src_bucket, src_key)
         self._check_object(dst_bucket, dst_key)
+        self._check_new_key(dst_key)
         with self._operation("copy_object", dst_bucket, dst_key):
             return self._copy_object(src_bucket, src_key, dst_bucket, dst_key, metadata)
 
@@ -474,21 +489,39 @@ class BaseOSSClient(ABC):
         delimiter: str | None = None,
         start_after: str | None = None,
         page_size: int | None = None,
+        send_page: Callable[[Callable[[], T]], T] | None = None,
     ) -> Iterator[ObjectInfo]:
-        """Objects (and, with a delimiter, common prefixes) in key order, fetched page by page.
+        """Objects (and, with a delimiter, common prefixes), fetched page by page, each page
+        sorted by key (servers that list in tree order, as SeaweedFS does, are not sorted
+        across pages).
 
         A generator: listing 100,000 keys holds one page at a time. ``page_size`` defaults to
-        and is capped at the provider's maximum page.
+        and is capped at the provider's maximum page. Each page is one request; ``send_page``
+        (the transfer engine's retry loop, say) is called with the function that fetches it
+        and may call that function again: a page sent again carries the same continuation
+        token, so a retried listing neither repeats nor misses entries.
         """
         self._check_bucket(bucket)
         limit = self.capabilities.max_list_page
         if page_size is not None and not 1 <= page_size <= limit:
             raise errors.InvalidArgumentError(f"page_size must be between 1 and {limit}")
-        return self._translated_iterator(
-            "list_objects",
-            bucket,
-            self._list_objects(bucket, prefix, delimiter, start_after, page_size or limit),
-        )
+        return self._pages(bucket, prefix, delimiter, start_after, page_size or limit,
+                           send_page or _call)
+
+    def _pages(self, bucket: str, prefix: str, delimiter: str | None, start_after: str | None,
+               page_size: int, send_page: Callable) -> Iterator[ObjectInfo]:
+        token: str | None = None
+        while True:
+            def fetch(token: str | None = token) -> tuple[list[ObjectInfo], str | None]:
+                with self._operation("list_objects", bucket, prefix or None):
+                    return self._list_objects_page(bucket, prefix, delimiter, start_after,
+                                                   page_size, token)
+
+            entries, token = send_page(fetch)
+            entries.sort(key=lambda entry: entry.key)
+            yield from entries
+            if token is None:
+                return
 
     def list_object_versions(self, bucket: str, prefix: str = "") -> Iterator[ObjectInfo]:
         """Every version and delete marker under ``prefix`` (a generator over pages).
@@ -515,6 +548,7 @@ class BaseOSSClient(ABC):
     ) -> str:
         """Start a server-side multipart upload and return its upload id."""
         self._check_object(bucket, key)
+        self._check_new_key(key)
         with self._operation("create_multipart_upload", bucket, key):
             return self._create_multipart_upload(bucket, key, content_type, metadata or {})
 
@@ -534,7 +568,7 @@ class BaseOSSClient(ABC):
         """
         self._check_object(bucket, key)
         self._check_part_number(part_number)
-        with self._operation("upload_part", bucket, key):
+        with self._operation("upload_part", bucket, key, len(data)):
             return self._upload_part(
                 bucket, key, upload_id, part_number, data, md5 or content_md5(data)
             )
@@ -639,6 +673,8 @@ class BaseOSSClient(ABC):
         method = method.upper()
         if method not in ("GET", "PUT"):
             raise errors.InvalidArgumentError(f"presigned URLs are for GET or PUT, not {method}")
+        if method == "PUT":
+            self._check_new_key(key)
         limit = self.capabilities.max_presign_expiry_s
         if not _is_count(expires_s) or not 1 <= expires_s <= limit:
             raise errors.InvalidArgumentError(
@@ -741,14 +777,44 @@ class BaseOSSClient(ABC):
             )
 
     def _check_key(self, key: str) -> None:
+        """A key any request can carry: not empty, encodable as UTF-8 (no lone surrogate),
+        within the provider's limit in UTF-8 bytes. Keys that exist are addressed as they
+        are; :meth:`_check_new_key` adds what a key being written must also satisfy."""
         if not isinstance(key, str) or not key:
             raise errors.InvalidKeyError(f"object key must be a non-empty string, got {key!r}")
-        size = len(key.encode("utf-8"))
+        try:
+            size = len(key.encode("utf-8"))
+        except UnicodeEncodeError as exc:
+            raise errors.InvalidKeyError(
+                f"object key {key!r} is not valid Unicode: {exc}",
+                key=key.encode("utf-8", "backslashreplace").decode("utf-8")[:64],
+            ) from None
         if size > self.capabilities.max_key_bytes:
             raise errors.InvalidKeyError(
                 f"object key is {size} bytes in UTF-8; the limit is "
                 f"{self.capabilities.max_key_bytes}",
                 key=key[:64] + "...",
+            )
+
+    def _check_new_key(self, key: str) -> None:
+        """A key being written (put, multipart upload, copy destination, presigned PUT) must
+        also be one every provider can address and a download can name, so these are
+        refused before any request: control characters (U+0000-U+001F, U+007F: NUL is refused
+        by SeaweedFS and fits no local file name, and the others cannot travel in the XML of a
+        batch delete or, on some servers, of a listing), and ``.`` or ``..`` segments, which
+        HTTP clients normalise out of the URL (the minio SDK cannot send them, SeaweedFS and
+        MinIO refuse them). Reads, listings and deletes of keys that already exist (written by
+        another tool) are not refused for these: the server decides."""
+        control = next((c for c in key if c < " " or c == "\x7f"), None)
+        if control is not None:
+            raise errors.InvalidKeyError(
+                f"object key {key!r} holds the control character {control!r}; keys written "
+                "through this library may not hold control characters", key=key[:64],
+            )
+        if any(segment in (".", "..") for segment in key.split("/")):
+            raise errors.InvalidKeyError(
+                f"object key {key!r} has a '.' or '..' segment, which HTTP clients remove "
+                "from the URL; such a key cannot be addressed on every provider", key=key[:64],
             )
 
     def _check_object(self, bucket: str, key: str) -> None:
@@ -780,6 +846,18 @@ class BaseOSSClient(ABC):
 
     @contextlib.contextmanager
     def _operation(
+        self, operation: str, bucket: str | None = None, key: str | None = None,
+        size_bytes: int = 0,
+    ) -> Iterator[None]:
+        """The block is one request (``size_bytes``: the body it sends): it is timed and
+        counted (:mod:`fsspec_unified.observability`), and SDK errors raised inside it are
+        translated into the project's exceptions."""
+        with observed_request(self.provider, operation, bucket, key, size_bytes), \
+                self._translating(operation, bucket, key):
+            yield
+
+    @contextlib.contextmanager
+    def _translating(
         self, operation: str, bucket: str | None = None, key: str | None = None
     ) -> Iterator[None]:
         """Translate SDK errors raised inside the block into the project's exceptions."""
@@ -813,7 +891,14 @@ class BaseOSSClient(ABC):
     def _translated_iterator(
         self, operation: str, bucket: str, iterator: Iterator, key: str | None = None
     ) -> Iterator:
-        with self._operation(operation, bucket, key):
+        """A listing generator, counted as one request and with its errors translated."""
+        return observed_iteration(self.provider, operation, bucket, key,
+                                  self._translating_each(operation, bucket, iterator, key))
+
+    def _translating_each(
+        self, operation: str, bucket: str, iterator: Iterator, key: str | None
+    ) -> Iterator:
+        with self._translating(operation, bucket, key):
             yield from iterator
 
     # -- what a backend implements -------------------------------------------------------
@@ -859,10 +944,12 @@ class BaseOSSClient(ABC):
     ) -> WriteResult: ...
 
     @abstractmethod
-    def _list_objects(
+    def _list_objects_page(
         self, bucket: str, prefix: str, delimiter: str | None, start_after: str | None,
-        page_size: int,
-    ) -> Iterator[ObjectInfo]: ...
+        page_size: int, token: str | None,
+    ) -> tuple[list[ObjectInfo], str | None]:
+        """One ListObjectsV2 page (``token``: the continuation token, ``None`` for the
+        first): its entries in any order, and the next page's token (``None`` at the end)."""
 
     @abstractmethod
     def _create_multipart_upload(
@@ -973,6 +1060,10 @@ def _pinned_to(etag: str | None, bucket: str, key: str) -> Iterator[None]:
             "since that ETag was read",
             bucket=bucket, key=key,
         ) from error
+
+
+def _call(function: Callable[[], T]) -> T:
+    return function()
 
 
 def _is_count(value: object) -> bool:

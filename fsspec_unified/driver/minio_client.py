@@ -32,6 +32,7 @@ Decisions:
 from __future__ import annotations
 
 import os
+import re
 from collections.abc import Iterator
 from datetime import timedelta
 from typing import Any
@@ -55,6 +56,7 @@ from minio.helpers import check_object_name, md5sum_hash
 from minio.versioningconfig import ENABLED, SUSPENDED, VersioningConfig
 from minio.xml import Element, SubElement, getbytes
 
+from ..observability.scope import note_response
 from . import exceptions as errors
 from .base_oss import BaseOSSClient, ObjectResponse, in_version_order, object_size
 from .models import OSSConfig
@@ -64,6 +66,7 @@ from .types import (
     BucketInfo,
     DeleteFailure,
     DeleteResult,
+    DriverCapabilities,
     MultipartUploadInfo,
     ObjectInfo,
     PartInfo,
@@ -137,6 +140,14 @@ class MinioClient(BaseOSSClient):
     """S3 through the minio SDK (see the module docstring for the choices made)."""
 
     provider = "minio"
+    # MinIO's server and SDK also refuse a '.' next to a '-' in a bucket name.
+    capabilities = DriverCapabilities(
+        bucket_name_pattern=re.compile(r"(?!.*(?:\.-|-\.))[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]"),
+        bucket_name_rule=(
+            "3-63 characters of lower-case letters, digits, '.' and '-', starting and ending "
+            "with a letter or digit, no '..', '.-' or '-.', not an IP address"
+        ),
+    )
 
     def __init__(self, config: OSSConfig) -> None:
         if config.endpoint is None:
@@ -175,9 +186,9 @@ class MinioClient(BaseOSSClient):
             ),
         }
         http_client = (
-            urllib3.ProxyManager(config.proxy, **pool_options)
+            _ObservedProxyManager(config.proxy, **pool_options)
             if config.proxy
-            else urllib3.PoolManager(**pool_options)
+            else _ObservedPoolManager(**pool_options)
         )
         return Minio(
             endpoint=config.endpoint,
@@ -285,11 +296,11 @@ class MinioClient(BaseOSSClient):
         etag, _ = parse_copy_object(response)
         return WriteResult(dst_bucket, dst_key, etag, response.headers.get("x-amz-version-id"))
 
-    def _list_objects(self, bucket, prefix, delimiter, start_after, page_size):
+    def _list_objects_page(self, bucket, prefix, delimiter, start_after, page_size, token):
         # Pages are requested here rather than through sdk._list_objects, which yields each
-        # page's objects before its common prefixes: sorting one page at a time restores the
-        # server's key order. The page is parsed by s3_listing_xml (url-decoded keys), not by
-        # minio's parser, which builds an object per key and parses dates with strptime.
+        # page's objects before its common prefixes (the base class sorts each page). The page
+        # is parsed by s3_listing_xml (url-decoded keys), not by minio's parser, which builds
+        # an object per key and parses dates with strptime.
         query = {
             "list-type": "2",
             "prefix": prefix,
@@ -299,14 +310,10 @@ class MinioClient(BaseOSSClient):
         }
         if start_after:
             query["start-after"] = start_after
-        while True:
-            response = self.sdk._execute("GET", bucket, query_params=query)
-            entries, token = parse_list_objects_v2(response.data)
-            entries.sort(key=lambda entry: entry.key)
-            yield from entries
-            if token is None:
-                return
+        if token:
             query["continuation-token"] = token
+        response = self.sdk._execute("GET", bucket, query_params=query)
+        return parse_list_objects_v2(response.data)
 
     def _list_object_versions(self, bucket, prefix) -> Iterator[ObjectInfo]:
         query = {"versions": "", "prefix": prefix}
@@ -441,3 +448,22 @@ class MinioClient(BaseOSSClient):
 
     def _get_bucket_versioning(self, bucket) -> bool:
         return self.sdk.get_bucket_versioning(bucket).status == ENABLED
+
+
+
+class _NotingResponses:
+    """Mixed into the minio SDK's urllib3 pool: tells :mod:`fsspec_unified.observability`
+    the status and request id of every response (the SDK's own retries included)."""
+
+    def urlopen(self, method: str, url: str, redirect: bool = True, **kw: Any):
+        response = super().urlopen(method, url, redirect, **kw)
+        note_response(response.status, response.headers.get("x-amz-request-id"))
+        return response
+
+
+class _ObservedPoolManager(_NotingResponses, urllib3.PoolManager):
+    pass
+
+
+class _ObservedProxyManager(_NotingResponses, urllib3.ProxyManager):
+    pass

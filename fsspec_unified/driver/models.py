@@ -94,17 +94,18 @@ class OSSConfig:
                 "access_key/secret_key: give both or neither (neither means anonymous access)"
             )
         for name in ("connect_timeout_s", "read_timeout_s"):
-            if not getattr(self, name) > 0:
+            value = getattr(self, name)
+            if not (_is_number(value) and value > 0):
                 raise ConfigurationError(f"{name}: must be a positive number of seconds")
         if self.signature_version not in SIGNATURE_VERSIONS:
             raise ConfigurationError(
                 f"signature_version: {self.signature_version!r} is not one of "
                 f"{', '.join(SIGNATURE_VERSIONS)}"
             )
-        if self.max_retries < 0:
-            raise ConfigurationError("max_retries: must be 0 or more")
-        if self.max_pool_connections < 1:
-            raise ConfigurationError("max_pool_connections: must be 1 or more")
+        if not (_is_whole(self.max_retries) and self.max_retries >= 0):
+            raise ConfigurationError("max_retries: must be a whole number, 0 or more")
+        if not (_is_whole(self.max_pool_connections) and self.max_pool_connections >= 1):
+            raise ConfigurationError("max_pool_connections: must be a whole number, 1 or more")
 
     @property
     def endpoint_url(self) -> str | None:
@@ -143,6 +144,16 @@ class OSSConfig:
             if prefix + f.name.upper() in environ
         }
         return cls.from_dict(values)
+
+
+def _is_whole(value: object) -> bool:
+    """An ``int`` that is not a ``bool`` (``True`` would otherwise pass as 1)."""
+    return isinstance(value, int) and not isinstance(value, bool)
+
+
+def _is_number(value: object) -> bool:
+    """An ``int`` or ``float`` that is not a ``bool`` (a NaN then fails the ``> 0`` check)."""
+    return isinstance(value, (int, float)) and not isinstance(value, bool)
 
 
 def _parse_endpoint(endpoint: str) -> tuple[str | None, str, int | None]:

@@ -71,6 +71,7 @@ from oss2.models import PartInfo as OSSPartInfo
 from oss2.utils import Crc64, check_crc, is_ip_or_localhost
 from requests.adapters import HTTPAdapter
 
+from ..observability.scope import note_response
 from . import exceptions as errors
 from . import oss_policy
 from .base_oss import BaseOSSClient, ObjectResponse, in_version_order, object_size
@@ -159,6 +160,16 @@ def _transport_error_class(exc: Exception) -> type[errors.OSSError]:
     return errors.ConnectionError
 
 
+class _ObservedSession(oss2.Session):
+    """oss2's HTTP session, telling :mod:`fsspec_unified.observability` the status and
+    request id of every response."""
+
+    def do_request(self, req, timeout):
+        response = super().do_request(req, timeout)
+        note_response(response.status, response.request_id)
+        return response
+
+
 class _OSSClients:
     """What oss2 needs for one driver: one auth and HTTP session, shared by the Service and a
     Bucket per bucket name (made on first use, thread-safe)."""
@@ -179,7 +190,7 @@ class _OSSClients:
             pool_maxsize=config.max_pool_connections,
             max_retries=retries,
         )
-        self.session = oss2.Session(adapter=adapter)
+        self.session = _ObservedSession(adapter=adapter)
         self.auth = _make_auth(config)
         self.endpoint = config.endpoint_url
         self.options: dict[str, Any] = {
@@ -325,7 +336,9 @@ class AliyunOSSClient(BaseOSSClient):
             return errors.ErrorDetails(
                 str(exc.exception), error_class=_transport_error_class(exc.exception)
             )
-        if isinstance(exc, urllib3_errors.HTTPError):
+        if isinstance(exc, (urllib3_errors.HTTPError, requests.RequestException)):
+            # Raised unwrapped while oss2 reads a body (ChunkedEncodingError when the
+            # connection breaks in the middle of an answer it parses).
             return errors.ErrorDetails(str(exc), error_class=_transport_error_class(exc))
         if isinstance(exc, oss_errors.ClientError):
             return errors.ErrorDetails(
@@ -407,25 +420,19 @@ class AliyunOSSClient(BaseOSSClient):
         )
         return WriteResult(dst_bucket, dst_key, _etag(result.etag), result.versionid)
 
-    def _list_objects(self, bucket, prefix, delimiter, start_after, page_size):
+    def _list_objects_page(self, bucket, prefix, delimiter, start_after, page_size, token):
         # oss2 asks for url-encoded names and decodes them.
-        oss_bucket = self.sdk.bucket(bucket)
-        token = ""
-        while True:
-            page = oss_bucket.list_objects_v2(
-                prefix=prefix,
-                delimiter=delimiter or "",
-                continuation_token=token,
-                start_after=start_after or "",
-                max_keys=page_size,
-            )
-            entries = [ObjectInfo(key=name, is_prefix=True) for name in page.prefix_list]
-            entries.extend(_listed_object(item) for item in page.object_list)
-            entries.sort(key=lambda entry: entry.key)
-            yield from entries
-            token = page.next_continuation_token
-            if not page.is_truncated or not token:
-                return
+        page = self.sdk.bucket(bucket).list_objects_v2(
+            prefix=prefix,
+            delimiter=delimiter or "",
+            continuation_token=token or "",
+            start_after=start_after or "",
+            max_keys=page_size,
+        )
+        entries = [ObjectInfo(key=name, is_prefix=True) for name in page.prefix_list]
+        entries.extend(_listed_object(item) for item in page.object_list)
+        following = page.next_continuation_token
+        return entries, following if page.is_truncated and following else None
 
     def _list_object_versions(self, bucket, prefix) -> Iterator[ObjectInfo]:
         # oss2 asks for url-encoded names and decodes them.

@@ -90,6 +90,7 @@ from botocore.httpsession import mask_proxy_url
 from botocore.parsers import RestXMLParser
 from botocore.utils import parse_timestamp
 
+from ..observability.scope import note_response
 from . import exceptions as errors
 from .base_oss import ObjectResponse, object_size
 from .object_headers import user_metadata, write_headers
@@ -555,6 +556,7 @@ class S3SignedRequests:
             )
         except Exception as exc:
             raise _transport_error(exc, url, self._masked_proxy) from exc
+        note_response(response.status, response.headers.get("x-amz-request-id"))
         if response.status >= 300:
             raise self._client_error(operation, response, url)
         return response, url

@@ -20,11 +20,13 @@ exist there, and work handed to them would never run).
 from __future__ import annotations
 
 import os
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import replace
 from typing import Any, BinaryIO, TypeVar
 
+from ..observability import ErrorReport, MetricsRegistry, MetricsSnapshot
+from ..observability.scope import observed, operation
 from .base_oss import BaseOSSClient
 from .callbacks import as_progress_callback
 from .engine.config import (
@@ -69,12 +71,15 @@ class TransferManager:
 
     def __init__(self, config: TransferConfig | None = None, **overrides: Any) -> None:
         self.config = replace(config or TransferConfig(), **overrides)
+        #: Everything this manager did, as numbers (:meth:`metrics`, :meth:`error_report`).
+        self.metrics_registry = MetricsRegistry(alert_policy=self.config.alert_policy)
         self.scheduler = RequestScheduler(
             self.config.max_workers,
             rate_limit_bytes_per_s=self.config.rate_limit_bytes_per_s,
             rate_limit_scope=self.config.rate_limit_scope,
             adaptive=self.config.adaptive_concurrency,
             initial_concurrency=self.config.initial_concurrency,
+            metrics=self.metrics_registry,
         )
         self._background: ThreadPoolExecutor | None = None
         self._background_pid: int | None = None
@@ -83,6 +88,7 @@ class TransferManager:
 
     # -- uploads -------------------------------------------------------------------------
 
+    @observed("upload_file", target="object_name")
     def upload_file(
         self,
         client: BaseOSSClient,
@@ -107,6 +113,7 @@ class TransferManager:
                                    content_type, metadata, overwrite, job_class=FileUpload)
         return op.run(local_file)
 
+    @observed("upload_stream", target="object_name")
     def upload_stream(
         self,
         client: BaseOSSClient,
@@ -131,6 +138,7 @@ class TransferManager:
         op.start_tracking(size_hint)
         return upload_stream(op, stream)
 
+    @observed("upload_bytes", target="object_name")
     def upload_bytes(
         self,
         client: BaseOSSClient,
@@ -168,6 +176,7 @@ class TransferManager:
         op.start_tracking(0)  # the length is unknown until the file is closed
         return MultipartWrite(op)
 
+    @observed("copy", target="object_name")
     def copy(
         self,
         client: BaseOSSClient,
@@ -186,6 +195,7 @@ class TransferManager:
 
     # -- downloads and reads -------------------------------------------------------------
 
+    @observed("download_file", target="object_name")
     def download_file(
         self,
         client: BaseOSSClient,
@@ -209,6 +219,7 @@ class TransferManager:
         op.version_id = version_id
         return op.run(local_file)
 
+    @observed("download_to", target="object_name")
     def download_to(
         self,
         client: BaseOSSClient,
@@ -242,6 +253,7 @@ class TransferManager:
         op.tracker.finish()
         return size
 
+    @observed("read", target="object_name")
     def read(
         self,
         client: BaseOSSClient,
@@ -259,6 +271,7 @@ class TransferManager:
         op = self._operation(Operation, client, object_name, bucket, None, None)
         return read_object(op, start, end, etag=if_match, version_id=version_id)
 
+    @observed("read_ranges", target="object_name")
     def read_ranges(
         self,
         client: BaseOSSClient,
@@ -290,6 +303,38 @@ class TransferManager:
         policy and within the budget."""
         op = Operation(self.scheduler, self.config, client, bucket, key)
         return op.request(send, description)
+
+    def list_objects(self, client: BaseOSSClient, bucket: str, prefix: str = "", *,
+                     delimiter: str | None = None, page_size: int | None = None,
+                     ) -> Iterator[ObjectInfo]:
+        """``client.list_objects`` with every page sent under the retry policy: a page sent
+        again carries the same continuation token, so a listing that fails midway goes on
+        from that page, whatever order the server lists in. Pages take no slot of the
+        budget."""
+        op = Operation(self.scheduler, self.config, client, bucket, prefix)
+        return client.list_objects(bucket, prefix, delimiter=delimiter, page_size=page_size,
+                                   send_page=lambda fetch: op.retry(fetch, "list_objects"))
+
+    # -- what it did ---------------------------------------------------------------------
+
+    def metrics(self) -> MetricsSnapshot:
+        """Operations, requests, bytes, latency percentiles, errors, retries, throttling and
+        concurrency since the manager was made (see :mod:`fsspec_unified.observability`)."""
+        return self.metrics_registry.snapshot()
+
+    def error_report(self, window_s: float = 300.0) -> ErrorReport:
+        """Errors by code and by operation, and retries, over the last ``window_s`` seconds."""
+        return self.metrics_registry.error_report(window_s)
+
+    def _observe(self, name: str, client: BaseOSSClient | None, object_name: str | None,
+                 bulk: bool, kwargs: dict[str, Any]):
+        """The operation scope of one call (see :func:`~..observability.scope.observed`)."""
+        config = getattr(client, "config", None)
+        return operation(
+            self.metrics_registry, name, provider=getattr(client, "provider", None),
+            bucket=kwargs.get("bucket") or getattr(config, "bucket_name", None),
+            key=object_name, bulk=bulk,
+        )
 
     # -- background entry points ---------------------------------------------------------
 

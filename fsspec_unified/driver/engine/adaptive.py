@@ -74,6 +74,11 @@ class AdaptiveLimit:
         """The most requests that were ever in flight at once."""
         return self._peak
 
+    def concurrency(self) -> tuple[int, int, int]:
+        """Requests in flight, their peak, and the limit now (what the metrics report)."""
+        with self._condition:
+            return self._in_use, self._peak, self._limit
+
     def acquire(self) -> None:
         with self._condition:
             if self._in_use >= self._limit:

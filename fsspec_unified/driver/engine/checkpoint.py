@@ -135,11 +135,11 @@ class CheckpointStore:
         """The saved progress with every appended part applied, or ``None`` if there is none
         or it is unreadable (then it is removed)."""
         try:
-            text = path.read_text(encoding="utf-8")
+            data = path.read_bytes()
         except FileNotFoundError:
             return None
         try:
-            return _parse(text)
+            return _parse(data.decode("utf-8"))  # not UTF-8: a UnicodeDecodeError, a ValueError
         except ValueError as error:
             logger.warning("discarding unreadable checkpoint %s: %s", path, error)
             self.delete(path)

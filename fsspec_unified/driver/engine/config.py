@@ -9,6 +9,7 @@ from __future__ import annotations
 import os
 from dataclasses import dataclass, field
 
+from ...observability.alerts import AlertPolicy
 from ..exceptions import ConfigurationError
 from ..types import MIB
 from .retry import RetryPolicy
@@ -42,6 +43,8 @@ class TransferConfig:
       raises ``UploadError``; nothing is deleted). Bodies are always verified by the server
       (Content-MD5 per request, CRC64 on OSS) and downloads always check their size; an ETag
       is never taken for an MD5.
+    - ``alert_policy``: when the manager's metrics call an ``on_alert`` hook (error or retry
+      rate over a window; see :class:`~fsspec_unified.observability.AlertPolicy`).
     """
 
     part_size_bytes: int = DEFAULT_PART_SIZE_BYTES
@@ -54,20 +57,28 @@ class TransferConfig:
     resumable: bool = False
     checkpoint_dir: str | os.PathLike[str] | None = None
     verify: bool = True
+    alert_policy: AlertPolicy | None = None
 
     def __post_init__(self) -> None:
-        if not isinstance(self.part_size_bytes, int) or self.part_size_bytes < 1:
+        # bool is an int in Python; True is not a part size or a worker count.
+        if (not isinstance(self.part_size_bytes, int) or isinstance(self.part_size_bytes, bool)
+                or self.part_size_bytes < 1):
             raise ConfigurationError("part_size_bytes: must be a positive whole number of bytes")
-        if not isinstance(self.max_workers, int) or self.max_workers < 1:
-            raise ConfigurationError("max_workers: must be 1 or more")
-        if self.rate_limit_bytes_per_s is not None and not self.rate_limit_bytes_per_s > 0:
-            raise ConfigurationError("rate_limit_bytes_per_s: must be positive (or None)")
+        if (not isinstance(self.max_workers, int) or isinstance(self.max_workers, bool)
+                or self.max_workers < 1):
+            raise ConfigurationError("max_workers: must be a whole number, 1 or more")
+        rate = self.rate_limit_bytes_per_s
+        if rate is not None and not (isinstance(rate, (int, float))
+                                     and not isinstance(rate, bool) and rate > 0):
+            raise ConfigurationError("rate_limit_bytes_per_s: must be a positive number (or None)")
         if self.rate_limit_scope not in ("filesystem", "process"):
             raise ConfigurationError("rate_limit_scope: 'filesystem' or 'process'")
         if self.initial_concurrency is not None and not (
             isinstance(self.initial_concurrency, int) and self.initial_concurrency >= 1
         ):
             raise ConfigurationError("initial_concurrency: must be 1 or more (or None)")
+        if not isinstance(self.alert_policy, (AlertPolicy, type(None))):
+            raise ConfigurationError("alert_policy: must be an AlertPolicy (or None)")
 
 
 @dataclass(frozen=True)

@@ -171,7 +171,7 @@ class FileDownload(Operation):
         self, checkpoint: Path | None, destination: str, info: ObjectInfo, part_size: int
     ) -> TransferProgress:
         """Continue a checkpointed download if the object and the partial file still match."""
-        record = self.store.load(checkpoint) if self.store and checkpoint else None
+        record = self.load_own_checkpoint(checkpoint, "download", destination)
         if record is not None:
             temp = record.temp_file
             if not is_own_temp_file(temp, destination):

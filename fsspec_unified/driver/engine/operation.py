@@ -105,10 +105,32 @@ class Operation:
         resumable): one file per kind, endpoint, object and local file."""
         if self.store is None:
             return None
-        return self.store.path_for(
-            kind=kind, provider=self.client.provider, endpoint=self.client.config.endpoint,
-            bucket=self.bucket, key=self.key, local_path=local_path,
-        )
+        return self.store.path_for(**self._identity(kind, local_path))
+
+    def _identity(self, kind: str, local_path: str) -> dict[str, str]:
+        return {"kind": kind, "provider": self.client.provider,
+                "endpoint": self.client.config.endpoint, "bucket": self.bucket,
+                "key": self.key, "local_path": local_path}
+
+    def load_own_checkpoint(self, path: Path | None, kind: str,
+                            local_path: str) -> TransferProgress | None:
+        """The record at ``path`` if it is this transfer's, else ``None``: there is none, it
+        is unreadable (the store discards it), or it says it is another transfer's (another
+        object, endpoint, provider or local file: copied or tampered with). A record that is
+        not this transfer's is ignored and left alone: the multipart upload or partial file
+        it names may be someone else's, so nothing is used, aborted or removed because of it
+        (this transfer's own record then replaces it)."""
+        record = self.store.load(path) if self.store is not None and path else None
+        if record is None:
+            return None
+        identity = self._identity(kind, local_path)
+        foreign = sorted(name for name, value in identity.items()
+                         if getattr(record, name) != value)
+        if foreign:
+            logger.warning("ignoring checkpoint %s: it is the record of another transfer (%s "
+                           "differ); leaving what it names alone", path, ", ".join(foreign))
+            return None
+        return record
 
     def save_checkpoint(self, path: Path | None, progress: TransferProgress) -> None:
         """Write the whole record (at the start, on resume); no-op if not resumable."""

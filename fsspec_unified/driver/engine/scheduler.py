@@ -28,12 +28,14 @@ process configured with the same rate shares one limit (so ten filesystems at 50
 from __future__ import annotations
 
 import contextlib
+import contextvars
 import os
 import threading
 from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
 from typing import TypeVar
 
+from ...observability.metrics import MetricsRegistry
 from .. import exceptions as errors
 from .adaptive import AdaptiveLimit
 from .bandwidth import TokenBucket
@@ -58,6 +60,7 @@ class RequestScheduler:
         rate_limit_scope: str = "filesystem",
         adaptive: bool = True,
         initial_concurrency: int | None = None,
+        metrics: MetricsRegistry | None = None,
     ) -> None:
         if rate_limit_scope not in RATE_LIMIT_SCOPES:
             raise errors.ConfigurationError(
@@ -70,6 +73,9 @@ class RequestScheduler:
             adaptive=adaptive,
         )
         self.bandwidth = _rate_limiter(rate_limit_bytes_per_s, rate_limit_scope)
+        #: The owner's metrics, which read the requests in flight from the budget.
+        self.metrics = metrics or MetricsRegistry()
+        self.metrics.concurrency = self.limit.concurrency
         self._pools: dict[str, ThreadPoolExecutor] = {}
         self._pools_pid: int | None = None
 
@@ -141,7 +147,7 @@ class RequestScheduler:
 
     def submit(self, work: Callable[[], R]) -> Future[R]:
         """Run one leaf task (one request) on the workers."""
-        return self._pool("workers").submit(work)
+        return _submit_in_context(self._pool("workers"), work)
 
     def map(self, function: Callable[[T], R], items: Iterable[T]) -> list[R]:
         """``function`` over ``items`` on the coordinators, results in order.
@@ -153,7 +159,7 @@ class RequestScheduler:
         if len(items) <= 1 or getattr(_LOCAL, "pool", None) is not None:
             return [function(item) for item in items]
         pool = self._pool("coordinators")
-        futures = [pool.submit(function, item) for item in items]
+        futures = [_submit_in_context(pool, function, item) for item in items]
         # Every item finishes (or fails) before the call returns: a failure must not leave
         # other uploads running behind the caller's back.
         errors_seen = [error for future in futures if (error := future.exception())]
@@ -233,7 +239,7 @@ class TaskGroup:
             self._slots.release()
             return False
         try:
-            future = self._scheduler._pool("workers").submit(self._guarded, task)
+            future = _submit_in_context(self._scheduler._pool("workers"), self._guarded, task)
         except BaseException as error:  # the pool was shut down meanwhile
             self._slots.release()
             with self._lock:
@@ -307,6 +313,13 @@ class _ForkGuard:
 FORK_GUARD = _ForkGuard()
 if hasattr(os, "register_at_fork"):
     os.register_at_fork(after_in_child=FORK_GUARD.reset)
+
+
+def _submit_in_context(pool: ThreadPoolExecutor, function: Callable[..., R], *args: object
+                       ) -> Future[R]:
+    """Submit ``function`` to run in a copy of the caller's context, so the operation it is
+    part of (:mod:`fsspec_unified.observability`) counts the requests it sends."""
+    return pool.submit(contextvars.copy_context().run, function, *args)
 
 
 def _mark_thread(name: str) -> None:

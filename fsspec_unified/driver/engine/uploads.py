@@ -38,6 +38,7 @@ import os
 import threading
 import time
 from collections.abc import Callable
+from datetime import timedelta
 from pathlib import Path
 from typing import BinaryIO
 
@@ -56,6 +57,8 @@ logger = logging.getLogger("fsspec_unified.transfer")
 PartBodyHook = Callable[[int, bytes], bytes]
 
 _HASH_CHUNK_BYTES = 1 * MIB
+# Some servers report an upload's initiation time in whole seconds.
+_INITIATED_RESOLUTION_S = 1.0
 
 
 class UploadOperation(Operation):
@@ -110,12 +113,70 @@ class UploadOperation(Operation):
                 )
 
     def create_upload(self) -> str:
-        return self.request(
-            lambda: self.client.create_multipart_upload(
-                self.bucket, self.key, content_type=self.content_type, metadata=self.metadata
-            ),
-            "create_multipart_upload",
-        )
+        """Start the multipart upload; returns its id.
+
+        A create whose answer was lost (the connection dropped or timed out after the request
+        went out, or the answer was cut short) may still have started an upload on the
+        server, which nobody knows the id of. When a retry then succeeds,
+        :meth:`abort_lost_uploads` aborts those.
+        """
+        lost: list[tuple[float, float]] = []  # when each attempt whose answer was lost ran
+        sent: list[float] = []  # when the last attempt started
+
+        def send() -> str:
+            sent[:] = [time.monotonic()]
+            try:
+                return self.client.create_multipart_upload(
+                    self.bucket, self.key, content_type=self.content_type,
+                    metadata=self.metadata,
+                )
+            except errors.ThrottlingError:
+                raise  # refused: no upload was started
+            except (errors.ConnectionError, errors.ServiceError):
+                # No answer, or one the SDK could not read (botocore turns a truncated 200
+                # into a 500): the server may have started the upload all the same.
+                lost.append((sent[0], time.monotonic()))
+                raise
+
+        upload_id = self.request(send, "create_multipart_upload")
+        if lost:
+            self.abort_lost_uploads(upload_id, lost, (sent[0], time.monotonic()))
+        return upload_id
+
+    def abort_lost_uploads(self, upload_id: str, lost: list[tuple[float, float]],
+                           succeeded: tuple[float, float]) -> None:
+        """Abort this key's uploads that started while a create whose answer was lost ran.
+
+        ``lost`` and ``succeeded`` are the local times (start, end) of those attempts and of
+        the one that gave ``upload_id``. The listing gives each upload's start on the
+        server's clock; ours maps the server's clock onto ours (whatever the skew), so each
+        lost attempt becomes an interval of server time, widened by the listing's
+        resolution. The one risk, accepted: another writer of the same key whose upload
+        started within one of those intervals (as long as the lost attempt took, up to the
+        read timeout) loses it and fails; the alternative is an upload that stays on the
+        server, billed, until a lifecycle rule removes it.
+        """
+        try:
+            uploads = [u for u in self.client.list_multipart_uploads(self.bucket, self.key)
+                       if u.key == self.key and u.initiated is not None]
+        except Exception as error:
+            logger.warning("could not list the uploads of %s/%s to abort lost creates: %s: %s",
+                           self.bucket, self.key, type(error).__name__, error)
+            return
+        ours = next((u.initiated for u in uploads if u.upload_id == upload_id), None)
+        if ours is None:
+            return
+        slack = timedelta(seconds=_INITIATED_RESOLUTION_S)
+        # ours happened between succeeded[0] and succeeded[1], local time.
+        windows = [(ours - timedelta(seconds=succeeded[1] - start) - slack,
+                    ours - timedelta(seconds=succeeded[0] - end) + slack)
+                   for start, end in lost]
+        for upload in uploads:
+            if upload.upload_id != upload_id and any(
+                    low <= upload.initiated <= high for low, high in windows):
+                logger.info("aborting upload %s of %s/%s: started by a create whose answer "
+                            "was lost", upload.upload_id, self.bucket, self.key)
+                self.abort_quietly(upload.upload_id)
 
     def complete(self, upload_id: str, parts: list[PartInfo], size: int) -> str | None:
         """Complete the upload and check the object's size; returns its ETag.
@@ -212,6 +273,15 @@ def _read_at(fd: int, offset: int, length: int) -> bytes:
     return body
 
 
+def _file_still_matches(progress: TransferProgress) -> bool:
+    """Whether the local file still has the size and mtime its upload record was made for."""
+    try:
+        stat = os.stat(progress.local_path)
+    except (OSError, TypeError):
+        return False
+    return (stat.st_size, stat.st_mtime_ns) == (progress.total_size, progress.local_mtime_ns)
+
+
 def local_part_md5(path: str, offset: int, length: int) -> str:
     """Base64 MD5 (the Content-MD5 form) of ``length`` bytes of ``path`` from ``offset``."""
     digest = hashlib.md5()
@@ -292,7 +362,7 @@ class FileUpload(UploadOperation):
         that part still have the MD5 recorded when it was sent; every other part is sent
         again (uploading a part number again replaces the server's copy).
         """
-        record = self.store.load(checkpoint) if self.store and checkpoint else None
+        record = self.load_own_checkpoint(checkpoint, "upload", path)
         if record is not None:
             matches = (
                 record.kind == "upload"
@@ -373,6 +443,8 @@ class FileUpload(UploadOperation):
         keep = self.control.keep_resumable if cancelled else self.store is not None
         if isinstance(error, FileExistsError):
             keep = False  # overwrite=False and the key is taken: a resume cannot succeed
+        if keep and not _file_still_matches(progress):
+            keep = False  # the file changed: a resume could never use these parts
         if keep and self.store is not None and checkpoint is not None:
             self.quietly(lambda: self.save_checkpoint(checkpoint, progress),
                          f"save the checkpoint {checkpoint}")
