@@ -146,3 +146,12 @@ def versioned_bucket(client: BaseOSSClient, provider: str) -> str:
     client.create_bucket(name)
     client.set_bucket_versioning(name, True)
     return name
+
+
+def pytest_terminal_summary(terminalreporter) -> None:
+    """Print what the reliability tests counted (the README's Reliability figures)."""
+    from tests.reliability_tally import TALLY
+
+    terminalreporter.section("reliability")
+    for line in TALLY.lines():
+        terminalreporter.write_line(line)

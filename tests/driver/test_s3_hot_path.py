@@ -205,7 +205,12 @@ def test_keys_with_special_characters_round_trip(client, store, bucket, prefix):
     boto3_only = Boto3Only(store.config())
     keys = sorted(prefix + name for name in SPECIAL_NAMES)
     for key in keys:
-        client.put_object(bucket, key, key.encode())
+        if any(c < " " for c in key):
+            # This library refuses to write control characters (see tests/test_bad_input.py),
+            # but must read and list what another tool wrote.
+            boto3_only.sdk.put_object(Bucket=bucket, Key=key, Body=key.encode())
+        else:
+            client.put_object(bucket, key, key.encode())
     listed = list(client.list_objects(bucket, prefix))
     assert [entry.key for entry in listed] == keys
     assert listed == list(boto3_only.list_objects(bucket, prefix))

@@ -12,7 +12,7 @@ import pytest
 import requests
 from fsspec.callbacks import Callback
 
-from fsspec_unified import exceptions
+from fsspec_unified import RetryPolicy, exceptions
 from fsspec_unified.driver.types import MIB
 from fsspec_unified.filesystem import UnifiedFileSystem
 from tests.filesystem.conftest import storage_options
@@ -77,6 +77,7 @@ def test_options_from_fsspec_config(store, root, monkeypatch):
         ({"block_sise": 5}, "block_sise"),
         ({"client_kwargs": {"verify": False}}, "verify"),
         ({"max_workers": "many"}, "max_workers"),
+        ({"retry_policy": "5 attempts"}, "retry_policy"),
     ],
 )
 def test_bad_options_raise_value_error_naming_the_option(options, named):
@@ -401,3 +402,17 @@ def test_options_from_environment_variables(store, provider, root):
     result = subprocess.run([sys.executable, "-c", script], env=env, capture_output=True,
                             text=True, timeout=60, check=True)
     assert result.stdout == "3from env"
+
+
+def test_a_closed_filesystem_still_works_and_takes_a_retry_policy(store, root):
+    """``close()`` releases threads and pools (counted in tests/faults/test_soak.py); used
+    again, the filesystem builds them anew. ``retry_policy`` reaches every transfer."""
+    policy = RetryPolicy(max_attempts=7, max_elapsed_s=30)
+    fs = UnifiedFileSystem(**storage_options(store, retry_policy=policy),
+                           skip_instance_cache=True)
+    assert fs.transfers.config.retry_policy == policy
+    fs.pipe({f"{root}/a": b"1", f"{root}/b": b"2"})
+    fs.close()
+    assert fs.cat([f"{root}/a", f"{root}/b"]) == {f"{root}/a": b"1", f"{root}/b": b"2"}
+    fs.close()
+    fs.close()  # twice is fine

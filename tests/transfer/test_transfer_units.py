@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import time
+
 import pytest
 
 from fsspec_unified import exceptions
@@ -59,6 +61,30 @@ def test_retry_gives_up_after_max_attempts_and_logs(caplog):
         RetryPolicy(max_attempts=3).call(down, description="upload_part 7", sleep=lambda s: None)
     assert len(calls) == 3
     assert "upload_part 7 failed after 3 attempts" in caplog.text
+
+
+@pytest.mark.parametrize("max_delay_s", [0.02, 30.0])
+def test_retry_with_a_time_budget_stops_when_it_is_spent_and_never_waits_past_it(max_delay_s):
+    """Short waits: many attempts, none after the budget; long waits: cut at the budget."""
+    calls, waits = [], []
+
+    def down():
+        calls.append(time.monotonic())
+        raise exceptions.ConnectionError("refused")
+
+    def sleep(seconds: float) -> None:
+        waits.append(seconds)
+        time.sleep(seconds)
+
+    policy = RetryPolicy(max_attempts=10_000, base_delay_s=max_delay_s, max_delay_s=max_delay_s,
+                         max_elapsed_s=0.3)
+    started = time.monotonic()
+    with pytest.raises(exceptions.ConnectionError):
+        policy.call(down, description="test", sleep=sleep)
+    assert 0.3 <= time.monotonic() - started < 1.0
+    assert calls[-2] - started < 0.3  # the last attempt was the one allowed at the end
+    assert all(wait <= 0.3 for wait in waits)
+    assert len(calls) >= (5 if max_delay_s < 1 else 2)
 
 
 def test_backoff_grows_exponentially_up_to_the_cap():
