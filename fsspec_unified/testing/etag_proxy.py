@@ -256,32 +256,14 @@ class _Handler(UpstreamProxyHandler):
 
         if body is None and length == 0:
             body = b""
-        # A request whose body is in memory is retried once on a fresh connection (the
-        # upstream may have closed an idle keep-alive connection); a streamed one cannot be.
-        attempts = 2 if body is not None else 1
-        for attempt in range(attempts):
-            connection = self._connection(fresh=attempt > 0)
-            try:
-                connection.putrequest(method, self.path, skip_host=True,
-                                      skip_accept_encoding=True)
-                for name, value in headers:
-                    connection.putheader(name, value)
-                connection.endheaders()
-                if body is not None:
-                    connection.send(_flip_middle_byte(body) if corrupt and body else body)
-                else:
-                    self._stream_body(connection, length, corrupt)
-                response = connection.getresponse()
-                break
-            except (OSError, http.client.HTTPException):
-                connection.close()
-                self._upstream = None
-                if attempt + 1 < attempts:
-                    continue
-                self.close_connection = True
-                self.send_error(502, "upstream failed")
-                proxy._record(method, url.path, 502)
-                return
+        if corrupt and body:
+            body = _flip_middle_byte(body)
+        response = self._send_upstream(
+            method, headers, body,
+            lambda connection: self._stream_body(connection, length, corrupt))
+        if response is None:
+            proxy._record(method, url.path, 502)
+            return
         proxy._record(method, url.path, response.status)
         self._relay_response(response, method, url.path, query)
 

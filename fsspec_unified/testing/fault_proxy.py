@@ -483,30 +483,9 @@ class _Handler(UpstreamProxyHandler):
             headers.append(("Content-Length", str(len(body))))
         elif not length:
             body = b""
-        # A body in memory can be sent again on a fresh connection (the upstream may have
-        # closed an idle keep-alive one); a streamed body cannot.
-        attempts = 2 if body is not None else 1
-        for attempt in range(attempts):
-            connection = self._connection(fresh=attempt > 0)
-            try:
-                connection.putrequest(method, self.path, skip_host=True,
-                                      skip_accept_encoding=True)
-                for name, value in headers:
-                    connection.putheader(name, value)
-                connection.endheaders()
-                if body is not None:
-                    connection.send(body)
-                else:
-                    self._stream_body(connection, length or 0)
-                return connection.getresponse()
-            except (OSError, http.client.HTTPException):
-                self._close_upstream()
-                if attempt + 1 < attempts:
-                    continue
-                self.close_connection = True
-                self.send_error(502, "upstream failed")
-                return None
-        return None
+        return self._send_upstream(
+            method, headers, body,
+            lambda connection: self._stream_body(connection, length or 0))
 
     def _stream_body(self, connection: http.client.HTTPConnection, length: int) -> None:
         sent = 0

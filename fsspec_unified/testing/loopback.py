@@ -13,6 +13,7 @@ import sys
 import threading
 import time
 from abc import ABC, abstractmethod
+from collections.abc import Callable
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
@@ -145,6 +146,37 @@ class UpstreamProxyHandler(QuietRequestHandler):
         if self._upstream is not None:
             self._upstream.close()
             self._upstream = None
+
+    def _send_upstream(
+        self, method: str, headers: list[tuple[str, str]], body: bytes | None,
+        stream_body: Callable[[http.client.HTTPConnection], None],
+    ) -> http.client.HTTPResponse | None:
+        """Send the request upstream (``body``, or ``stream_body`` when it is not in memory)
+        and return the response; ``None`` after answering 502 when the upstream failed.
+
+        A body in memory is sent again once on a fresh connection (the upstream may have
+        closed an idle keep-alive one); a streamed body cannot be."""
+        attempts = 2 if body is not None else 1
+        for attempt in range(attempts):
+            connection = self._connection(fresh=attempt > 0)
+            try:
+                connection.putrequest(method, self.path, skip_host=True,
+                                      skip_accept_encoding=True)
+                for name, value in headers:
+                    connection.putheader(name, value)
+                connection.endheaders()
+                if body is not None:
+                    connection.send(body)
+                else:
+                    stream_body(connection)
+                return connection.getresponse()
+            except (OSError, http.client.HTTPException):
+                self._close_upstream()
+                if attempt + 1 < attempts:
+                    continue
+        self.close_connection = True
+        self.send_error(502, "upstream failed")
+        return None
 
     def finish(self) -> None:
         try:
