@@ -17,8 +17,10 @@ the numbers under the same lock, so it is consistent and safe to take from any t
 from __future__ import annotations
 
 import dataclasses
+import os
 import threading
 import time
+import weakref
 from collections import Counter, defaultdict
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -119,7 +121,7 @@ class _Kind:
         return KindStats(self.count, self.errors, self.bytes, latency)
 
 
-@dataclass
+@dataclass(eq=False)  # identity: one registry per filesystem or manager
 class MetricsRegistry:
     """The numbers of one filesystem or transfer manager (see the module docstring).
 
@@ -135,6 +137,7 @@ class MetricsRegistry:
 
     def __post_init__(self) -> None:
         self.reset()
+        _REGISTRIES.add(self)
 
     def reset(self) -> None:
         """Start counting afresh (the alert policy stays)."""
@@ -218,3 +221,17 @@ class MetricsRegistry:
             alerts = self.alert_policy.due(self._window, self._alert_state)
         for alert in alerts:  # outside the lock: the hook may read the registry
             self.alert_policy.fire(alert)
+
+
+_REGISTRIES: weakref.WeakSet[MetricsRegistry] = weakref.WeakSet()
+
+
+def _new_locks_after_fork() -> None:
+    # A parent thread may have held a registry's lock at the moment of the fork; the child
+    # (a multiprocessing or dask worker) would wait for it forever.
+    for registry in list(_REGISTRIES):
+        registry._lock = threading.Lock()
+
+
+if hasattr(os, "register_at_fork"):
+    os.register_at_fork(after_in_child=_new_locks_after_fork)

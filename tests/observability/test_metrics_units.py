@@ -159,3 +159,21 @@ def test_one_policy_serves_many_registries_independently():
     # Each registry raised its own alert: one's cooldown does not silence the other.
     assert len(alerts) == 2
     hash(policy)  # frozen: safe inside the frozen TransferConfig
+
+
+def test_a_forked_child_records_even_if_a_parent_thread_held_the_lock():
+    """A dask or multiprocessing worker forked while another thread was recording must not
+    wait forever for a lock nobody in the child will release."""
+    import os
+
+    metrics = MetricsRegistry()
+    metrics._lock.acquire()  # as if a parent thread were recording at the moment of the fork
+    try:
+        pid = os.fork()
+        if pid == 0:  # the child: record, read back, report through the exit code
+            metrics.record_request("get_object", 0.01, 0, None)
+            os._exit(0 if metrics.snapshot().requests["get_object"].count == 1 else 1)
+    finally:
+        metrics._lock.release()
+    _, status = os.waitpid(pid, 0)
+    assert os.waitstatus_to_exitcode(status) == 0
