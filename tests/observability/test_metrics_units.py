@@ -171,8 +171,12 @@ def test_a_forked_child_records_even_if_a_parent_thread_held_the_lock():
     try:
         pid = os.fork()
         if pid == 0:  # the child: record, read back, report through the exit code
-            metrics.record_request("get_object", 0.01, 0, None)
-            os._exit(0 if metrics.snapshot().requests["get_object"].count == 1 else 1)
+            code = 2
+            try:
+                metrics.record_request("get_object", 0.01, 0, None)
+                code = 0 if metrics.snapshot().requests["get_object"].count == 1 else 1
+            finally:
+                os._exit(code)  # never return into the parent's test run
     finally:
         metrics._lock.release()
     _, status = os.waitpid(pid, 0)
