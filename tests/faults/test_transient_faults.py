@@ -185,3 +185,23 @@ def test_copies_complete_with_the_right_bytes(kind, faulty_fs, fault_proxy, faul
     assert stored(client, f"{fault_root}/large-copy") == large
     survived("cp_file_multipart", len(large))
 
+
+
+def test_an_upload_whose_create_answer_was_lost_is_aborted_even_if_the_listing_fails_once(
+        faulty_fs, fault_proxy, fault_root, client, tmp_path):
+    """The create's answer is lost after the server made the upload; the retry succeeds; the
+    listing that finds the lost upload is itself cut once. The lost upload must still be
+    aborted, and the object must be right."""
+    data = pattern_bytes(LARGE_BYTES, 6)
+    (tmp_path / "large").write_bytes(data)
+    fault_proxy.plan = FaultPlan(requests={"create_upload", "list"},
+                                 script=("reset_response", None, "reset_response"))
+
+    faulty_fs.put_file(str(tmp_path / "large"), f"{fault_root}/lost-create")
+
+    fault_proxy.plan = None
+    assert fault_proxy.injected["reset_response"] == 2
+    bucket, directory = fault_root.split("/", 1)
+    assert list(client.list_multipart_uploads(bucket, f"{directory}/")) == []
+    assert stored(client, f"{fault_root}/lost-create") == data
+    survived("put_multipart_lost_create", len(data))

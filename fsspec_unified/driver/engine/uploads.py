@@ -156,9 +156,14 @@ class UploadOperation(Operation):
         read timeout) loses it and fails; the alternative is an upload that stays on the
         server, billed, until a lifecycle rule removes it.
         """
-        try:
-            uploads = [u for u in self.client.list_multipart_uploads(self.bucket, self.key)
-                       if u.key == self.key and u.initiated is not None]
+        def list_uploads() -> list:
+            return [u for u in self.client.list_multipart_uploads(self.bucket, self.key)
+                    if u.key == self.key and u.initiated is not None]
+
+        try:  # retried like the abort: the network that lost the answer may still be flaky
+            uploads = self.config.retry_policy.call(
+                list_uploads, description=f"list_multipart_uploads of {self.bucket}/{self.key}",
+                sleep=time.sleep)
         except Exception as error:
             logger.warning("could not list the uploads of %s/%s to abort lost creates: %s: %s",
                            self.bucket, self.key, type(error).__name__, error)
