@@ -143,7 +143,8 @@ class UnifiedFileSystem(DirectoryOperations, AbstractFileSystem):
         """The registry behind :meth:`metrics` (what the exporters read)."""
         return self.transfers.metrics_registry
 
-    def _observe(self, name: str, client: None, path: Any, bulk: bool, kwargs: dict[str, Any]):
+    def _observe(self, name: str, client: object, path: Any, bulk: bool,
+                 kwargs: dict[str, Any]):
         """The operation scope of one call (see :func:`~.observability.scope.observed`)."""
         return operation(self.metrics_registry, name, provider=self.client.provider,
                          **self._observed_target(path), bulk=bulk)
