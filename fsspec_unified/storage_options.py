@@ -3,7 +3,10 @@
 Accepted, in this order of precedence: the ``OSSConfig`` field names (``endpoint``,
 ``access_key``, ``secret_key``, ``region``, ...); the s3fs spellings ``key``, ``secret``,
 ``token``, ``endpoint_url`` and ``client_kwargs={"endpoint_url": ..., "region_name": ...}``;
-``provider`` with its aliases (``aws`` -> ``s3``, ``aliyun`` -> ``oss``). Options set in
+``provider`` with its aliases (``aws`` -> ``s3``, ``aliyun`` -> ``oss``); ``anon`` for
+``anonymous``; ``profile``, a named profile of :mod:`.profiles` filling in the rest.
+``block_size`` and ``rate_limit_bytes_per_s`` also take units (``"8MiB"``, ``"10MB/s"``).
+Options set in
 ``fsspec.config.conf["unified"]`` or as ``FSSPEC_UNIFIED_<OPTION>`` environment variables are
 applied by fsspec itself before they reach here. Anything else is rejected with a
 ``ValueError`` naming it, so a typo never silently falls back to a default.
@@ -20,12 +23,15 @@ from .driver.engine.retry import RetryPolicy
 from .driver.exceptions import ConfigurationError
 from .driver.models import OSSConfig, coerce_value
 from .observability.alerts import Alert, AlertPolicy
+from .profiles import get_profile
+from .units import parse_rate, parse_size
 
 _S3FS_ALIASES = {
     "key": "access_key",
     "secret": "secret_key",
     "token": "session_token",
     "endpoint_url": "endpoint",
+    "anon": "anonymous",
 }
 _CLIENT_KWARGS_ALIASES = {
     "endpoint_url": "endpoint",
@@ -35,6 +41,10 @@ _CLIENT_KWARGS_ALIASES = {
     "aws_session_token": "session_token",
 }
 _CONFIG_FIELDS = {f.name for f in fields(OSSConfig)}
+#: The ``OSSConfig`` fields that say how to authenticate: given as options, they replace a
+#: profile's credentials as a whole.
+_CREDENTIAL_FIELDS = {"access_key", "secret_key", "session_token", "credentials_provider",
+                      "anonymous", "aws_profile"}
 
 
 @dataclass(frozen=True)
@@ -87,6 +97,8 @@ class FilesystemOptions:
 
 
 _FS_FIELDS = {f.name: f for f in fields(FilesystemOptions)}
+#: Sizes and rates may be written with units (``"8MiB"``, ``"10MB/s"``).
+_UNIT_PARSERS = {"block_size": parse_size, "rate_limit_bytes_per_s": parse_rate}
 #: Connections beyond the budget, for the requests that take no slot (aborts, ListParts,
 #: listings).
 CONTROL_CONNECTIONS = 4
@@ -96,28 +108,22 @@ FSSPEC_OPTIONS = {"use_listings_cache", "listings_expiry_time", "max_paths", "sk
 
 
 def parse_storage_options(options: dict[str, Any]) -> tuple[OSSConfig, FilesystemOptions]:
-    """Split storage options into the connection config and the filesystem settings."""
-    config_values: dict[str, Any] = {}
-    fs_values: dict[str, Any] = {}
-    unknown = []
-    for name, value in options.items():
-        if value is None or name in FSSPEC_OPTIONS:
-            continue
-        if name == "client_kwargs":
-            _merge_client_kwargs(value, config_values)
-        elif name in _CONFIG_FIELDS:
-            config_values[name] = value
-        elif name in _S3FS_ALIASES:
-            config_values.setdefault(_S3FS_ALIASES[name], value)
-        elif name in _FS_FIELDS:
-            fs_values[name] = coerce_value(name, str(_FS_FIELDS[name].type), value)
-        else:
-            unknown.append(name)
-    if unknown:
-        known = sorted(_CONFIG_FIELDS | set(_S3FS_ALIASES) | set(_FS_FIELDS) | {"client_kwargs"})
-        raise ConfigurationError(
-            f"unknown storage option(s) {', '.join(sorted(unknown))}; known: {', '.join(known)}"
-        )
+    """Split storage options into the connection config and the filesystem settings.
+
+    With ``profile``, the named profile (:mod:`.profiles`) supplies every value the other
+    options leave out; credentials given as options replace the profile's as a whole.
+    """
+    config_values, fs_values = _split(options)
+    profile_name = options.get("profile")
+    if profile_name is not None:
+        if not isinstance(profile_name, str):
+            raise ConfigurationError("profile: must be a profile name")
+        profile_config, profile_fs = _split(get_profile(profile_name).storage_options())
+        if _CREDENTIAL_FIELDS & set(config_values):
+            for name in _CREDENTIAL_FIELDS:
+                profile_config.pop(name, None)
+        config_values = {**profile_config, **config_values}
+        fs_values = {**profile_fs, **fs_values}
     fs_options = FilesystemOptions(**fs_values)
     if fs_options.block_size < 1 or fs_options.max_workers < 1:
         raise ConfigurationError("block_size and max_workers must be positive")
@@ -133,6 +139,36 @@ def parse_storage_options(options: dict[str, Any]) -> tuple[OSSConfig, Filesyste
                              fs_options.max_workers + CONTROL_CONNECTIONS)
     config = OSSConfig.from_dict(config_values)
     return config, fs_options
+
+
+def _split(options: dict[str, Any]) -> tuple[dict[str, Any], dict[str, Any]]:
+    """(``OSSConfig`` values, ``FilesystemOptions`` values) of ``options``, canonically
+    named; unknown names are refused, all of them in one message."""
+    config_values: dict[str, Any] = {}
+    fs_values: dict[str, Any] = {}
+    unknown = []
+    for name, value in options.items():
+        if value is None or name in FSSPEC_OPTIONS or name == "profile":
+            continue
+        if name == "client_kwargs":
+            _merge_client_kwargs(value, config_values)
+        elif name in _CONFIG_FIELDS:
+            config_values[name] = value
+        elif name in _S3FS_ALIASES:
+            config_values.setdefault(_S3FS_ALIASES[name], value)
+        elif name in _UNIT_PARSERS and isinstance(value, str):
+            fs_values[name] = _UNIT_PARSERS[name](value, name=name)
+        elif name in _FS_FIELDS:
+            fs_values[name] = coerce_value(name, str(_FS_FIELDS[name].type), value)
+        else:
+            unknown.append(name)
+    if unknown:
+        known = sorted(_CONFIG_FIELDS | set(_S3FS_ALIASES) | set(_FS_FIELDS)
+                       | {"client_kwargs", "profile"})
+        raise ConfigurationError(
+            f"unknown storage option(s) {', '.join(sorted(unknown))}; known: {', '.join(known)}"
+        )
+    return config_values, fs_values
 
 
 def _merge_client_kwargs(client_kwargs: Any, config_values: dict[str, Any]) -> None:

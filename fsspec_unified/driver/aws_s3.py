@@ -13,8 +13,10 @@ AWS itself uses boto3's automatic choice. Checksums beyond Content-MD5 are compu
 an operation requires them (``when_required``), because many S3-compatible servers do not
 understand the newer trailing-checksum uploads. boto3's "standard" retry mode retries
 connection errors, 5xx and throttling ``max_retries`` times (on the hot path: not at all).
-Without access keys in the config, boto3's own credential chain (environment, profile,
-instance role) applies, to the hot path too.
+Keys or a ``credentials_provider`` in the config sit at the head of boto3's credential
+chain, read at each signature; without them boto3's own chain (environment, ``aws_profile`` or
+the default profile, SSO, instance role) applies, to the hot path too. ``anonymous`` sends
+unsigned requests, all through boto3.
 
 Integrity: every PUT and part carries Content-MD5, which the server verifies. A read of a
 whole object asks for the stored checksum (``ChecksumMode=ENABLED``): when the object has one
@@ -41,13 +43,15 @@ import boto3
 import botocore.exceptions as boto_errors
 import botocore.session
 from botocore.config import Config as BotoConfig
-from botocore.credentials import Credentials
+from botocore.credentials import CredentialProvider, ReadOnlyCredentials
+from botocore.credentials import Credentials as BotoCredentials
 from botocore.httpsession import ProxyConfiguration, get_cert_path
 from botocore.utils import get_environ_proxies
 
 from ..observability.scope import note_response
 from . import exceptions as errors
 from .base_oss import BaseOSSClient, ObjectResponse, in_version_order, object_size
+from .credentials import CredentialSource, configured_credentials
 from .s3_signed_requests import S3SignedRequests
 from .types import (
     BucketInfo,
@@ -72,6 +76,45 @@ _TRANSPORT_ERRORS = (
 )
 _CREDENTIAL_ERRORS = (boto_errors.NoCredentialsError, boto_errors.PartialCredentialsError)
 _VERSIONING_STATUS = {True: "Enabled", False: "Suspended"}
+
+
+class _SourceCredentials(BotoCredentials):
+    """A botocore credentials object reading :mod:`.credentials`' current keys at each
+    signature (botocore signs with ``get_frozen_credentials()``)."""
+
+    method = "fsspec-unified"
+
+    def __init__(self, source: CredentialSource) -> None:  # no keys of its own to store
+        self._source = source
+
+    def get_frozen_credentials(self) -> ReadOnlyCredentials:
+        current = self._source.current()
+        return ReadOnlyCredentials(current.access_key, current.secret_key, current.token)
+
+    @property
+    def access_key(self) -> str:
+        return self._source.current().access_key
+
+    @property
+    def secret_key(self) -> str:
+        return self._source.current().secret_key
+
+    @property
+    def token(self) -> str | None:
+        return self._source.current().token
+
+
+class _SourceProvider(CredentialProvider):
+    """Puts a :class:`_SourceCredentials` at the head of boto3's credential chain."""
+
+    METHOD = CANONICAL_NAME = "fsspec-unified"
+
+    def __init__(self, credentials: _SourceCredentials) -> None:
+        super().__init__()
+        self._credentials = credentials
+
+    def load(self) -> _SourceCredentials:
+        return self._credentials
 
 
 def _etag(value: str | None) -> str | None:
@@ -105,19 +148,23 @@ class AWSS3Client(BaseOSSClient):
             request_checksum_calculation="when_required",
             response_checksum_validation="when_required",
         )
+        if config.anonymous:
+            boto_config = boto_config.merge(BotoConfig(signature_version=botocore.UNSIGNED))
         # A private session: boto3's default session is not safe to share across threads.
-        core_session = botocore.session.get_session()
+        core_session = botocore.session.Session(profile=config.aws_profile)
+        if config.aws_profile and config.aws_profile not in core_session.available_profiles:
+            raise errors.ConfigurationError(
+                f"aws_profile: no profile {config.aws_profile!r} in the AWS config files")
+        source = configured_credentials(config, environment=False)
+        if source is not None:
+            # Ahead of boto3's chain: the client and the hot path sign with whatever keys the
+            # source holds at the time of each request.
+            core_session.get_component("credential_provider").insert_before(
+                "env", _SourceProvider(_SourceCredentials(source)))
         session = boto3.session.Session(botocore_session=core_session)
-        client = session.client(
-            "s3",
-            endpoint_url=config.endpoint_url,
-            aws_access_key_id=config.access_key,
-            aws_secret_access_key=config.secret_key,
-            aws_session_token=config.session_token,
-            config=boto_config,
-        )
+        client = session.client("s3", endpoint_url=config.endpoint_url, config=boto_config)
         client.meta.events.register("response-received.s3", _note_response)
-        if config.endpoint_url:
+        if config.endpoint_url and not config.anonymous:
             self._signed_requests[client] = self._create_signed_requests(core_session, client)
         return client
 
@@ -125,10 +172,7 @@ class AWSS3Client(BaseOSSClient):
         """The hot path's pool and signer, configured as boto3 configures ``client``: the same
         credentials object, region, timeouts, pool size, proxy and CA bundle."""
         config = self.config
-        if config.access_key is not None and config.secret_key is not None:
-            credentials = Credentials(config.access_key, config.secret_key, config.session_token)
-        else:
-            credentials = core_session.get_credentials()  # the object the client signs with
+        credentials = core_session.get_credentials()  # the object the client signs with
         endpoint_url = client.meta.endpoint_url
         proxies = (
             {"http": config.proxy, "https": config.proxy} if config.proxy

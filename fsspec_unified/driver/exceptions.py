@@ -149,6 +149,10 @@ class ConfigurationError(InvalidArgumentError):
     """A configuration value (``OSSConfig`` field, storage option) is missing or malformed."""
 
 
+class ProfileNotFoundError(ConfigurationError, LookupError):
+    """No profile of that name in the profiles file."""
+
+
 class IntegrityError(OSSError):
     """Data failed a checksum: the server rejected a body whose digest did not match."""
 

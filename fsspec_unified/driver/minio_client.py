@@ -21,7 +21,9 @@ Decisions:
 * Keys the SDK cannot address are refused before any request (:class:`InvalidKeyError`):
   blank keys, which minio's own checks reject, and keys with a ``.`` or ``..`` segment, which
   urllib3 normalises out of the URL.
-* Without access keys requests are anonymous; minio has no implicit credential chain here.
+* Credentials: the config's keys, its ``credentials_provider`` (read at every request, so
+  refreshed keys apply at once), else ``MINIO_ACCESS_KEY``/``MINIO_SECRET_KEY`` or the
+  ``AWS_*`` variables; with none of them (or ``anonymous``) requests are unsigned.
 * Conditions: reads pinned with ``if_match`` send ``If-Match``, part copies pinned with it
   send ``x-amz-copy-source-if-match`` (the SDK's ``CopySource(match_etag=)``); a create-only
   CompleteMultipartUpload sends ``If-None-Match: *``, built here because the SDK's
@@ -42,6 +44,8 @@ import urllib3
 import urllib3.exceptions as urllib3_errors
 from minio import Minio
 from minio.commonconfig import COPY, REPLACE, CopySource
+from minio.credentials import Credentials as MinioCredentials
+from minio.credentials.providers import Provider
 from minio.datatypes import (
     CompleteMultipartUploadResult,
     ListMultipartUploadsResult,
@@ -59,6 +63,7 @@ from minio.xml import Element, SubElement, getbytes
 from ..observability.scope import note_response
 from . import exceptions as errors
 from .base_oss import BaseOSSClient, ObjectResponse, in_version_order, object_size
+from .credentials import CredentialSource, configured_credentials
 from .models import OSSConfig
 from .object_headers import user_metadata, write_headers
 from .s3_listing_xml import parse_list_objects_v2
@@ -120,6 +125,19 @@ def _body(data: bytes | bytearray | memoryview) -> bytes | memoryview:
     to urllib3, all of which accept a byte view (the engine passes slices of its buffers)."""
     return data if isinstance(data, bytes) else memoryview(data).cast("B")
 
+
+
+class _SourceProvider(Provider):
+    """minio asks its provider for keys at every request and presigned URL: hand it the
+    current ones of :mod:`.credentials` (refreshed there before they expire)."""
+
+    def __init__(self, source: CredentialSource) -> None:
+        self._source = source
+
+    def retrieve(self) -> MinioCredentials:
+        current = self._source.current()
+        return MinioCredentials(current.access_key, current.secret_key, current.token,
+                                current.expiry)
 
 class _ResponseBody:
     """An object body over minio's urllib3 response: bytes as stored; closing frees the
@@ -190,11 +208,10 @@ class MinioClient(BaseOSSClient):
             if config.proxy
             else _ObservedPoolManager(**pool_options)
         )
+        source = configured_credentials(config)
         return Minio(
             endpoint=config.endpoint,
-            access_key=config.access_key,
-            secret_key=config.secret_key,
-            session_token=config.session_token,
+            credentials=None if source is None else _SourceProvider(source),
             secure=config.secure,
             region=config.region or DEFAULT_REGION,
             http_client=http_client,

@@ -11,7 +11,7 @@ from __future__ import annotations
 import json
 import os
 import re
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import asdict, dataclass, field, fields
 from datetime import datetime, timezone
 from typing import Any
@@ -50,6 +50,15 @@ class OSSConfig:
     explicitly. ``max_retries`` is the number of extra attempts the SDK makes for a failed
     request (connection errors, 5xx, throttling); ``max_pool_connections`` sizes the client's
     connection pool and should be at least the transfer concurrency.
+
+    Credentials, one way at most: ``access_key``/``secret_key`` (and ``session_token``);
+    ``credentials_provider``, a callable returning temporary keys that is called again before
+    they expire (see :mod:`.credentials`); ``anonymous=True`` for unsigned requests. With none
+    of them, each provider's usual sources apply: boto3's chain for ``s3`` (environment,
+    ``aws_profile`` or the default profile of ``~/.aws``, SSO, instance roles),
+    ``OSS_ACCESS_KEY_ID``/``OSS_ACCESS_KEY_SECRET``/``OSS_SESSION_TOKEN`` (or the
+    ``ALIBABA_CLOUD_*`` names) for ``oss``, ``MINIO_ACCESS_KEY``/``MINIO_SECRET_KEY`` or the
+    ``AWS_*`` variables for ``minio``; with nothing found, requests go unsigned.
     """
 
     endpoint: str | None = None
@@ -66,6 +75,10 @@ class OSSConfig:
     read_timeout_s: float = 60.0
     max_retries: int = 3
     max_pool_connections: int = 16
+    credentials_provider: Callable[[], Any] | None = field(default=None, repr=False,
+                                                           compare=False)
+    anonymous: bool = False
+    aws_profile: str | None = None
 
     def __post_init__(self) -> None:
         set_field = object.__setattr__
@@ -91,8 +104,18 @@ class OSSConfig:
                 raise ConfigurationError(f"proxy: {self.proxy!r} is not an http(s):// URL")
         if (self.access_key is None) != (self.secret_key is None):
             raise ConfigurationError(
-                "access_key/secret_key: give both or neither (neither means anonymous access)"
+                "access_key/secret_key: give both or neither (neither means the provider's "
+                "usual credential sources)"
             )
+        given = [name for name, value in (
+            ("access_key", self.access_key), ("credentials_provider", self.credentials_provider),
+            ("anonymous", self.anonymous or None)) if value is not None]
+        if len(given) > 1:
+            raise ConfigurationError(f"{' and '.join(given)}: give only one way to authenticate")
+        if self.credentials_provider is not None and not callable(self.credentials_provider):
+            raise ConfigurationError("credentials_provider: must be callable")
+        if not isinstance(self.anonymous, bool):
+            raise ConfigurationError("anonymous: must be True or False")
         for name in ("connect_timeout_s", "read_timeout_s"):
             value = getattr(self, name)
             if not (_is_number(value) and value > 0):

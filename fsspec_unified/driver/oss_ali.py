@@ -4,9 +4,12 @@ Decisions:
 
 * An endpoint is required (OSS endpoints are per region and oss2 has no default), and its
   absence fails when the client is constructed rather than at the first request.
-* Signing follows ``signature_version``: ``AuthV4`` (region ``region`` without any ``oss-``
-  prefix, default ``cn-hangzhou``) or V1 ``Auth``; their ``StsAuth`` forms with a
-  ``session_token``; ``AnonymousAuth`` without keys. Presigned URLs use the same version.
+* Signing follows ``signature_version``: V4 (region ``region`` without any ``oss-`` prefix,
+  default ``cn-hangzhou``) or V1, through oss2's provider auths, which ask for the keys at
+  every signature: the config's keys (with a ``session_token``, STS keys), its
+  ``credentials_provider`` (refreshed before expiry), else ``OSS_ACCESS_KEY_ID``/
+  ``OSS_ACCESS_KEY_SECRET``/``OSS_SESSION_TOKEN``; ``AnonymousAuth`` without any. Presigned
+  URLs use the same version.
 * One ``oss2.Session`` (one requests connection pool of ``max_pool_connections`` per host) is
   shared by the ``oss2.Service`` (bucket listing) and one ``oss2.Bucket`` per bucket name, made
   on first use and cached: oss2 binds each Bucket object to a single bucket.
@@ -75,6 +78,7 @@ from ..observability.scope import note_response
 from . import exceptions as errors
 from . import oss_policy
 from .base_oss import BaseOSSClient, ObjectResponse, in_version_order, object_size
+from .credentials import CredentialSource, configured_credentials
 from .models import OSSConfig
 from .object_headers import user_metadata, write_headers
 from .types import (
@@ -138,14 +142,25 @@ def _client_side_message(exc: oss_errors.OssError) -> str:
 
 
 def _make_auth(config: OSSConfig) -> Any:
-    if config.access_key is None:
+    source = configured_credentials(config)
+    if source is None:
         return oss2.AnonymousAuth()
-    version = oss2.AUTH_VERSION_4 if config.signature_version == "v4" else oss2.AUTH_VERSION_1
-    if config.session_token:
-        return oss2.StsAuth(
-            config.access_key, config.secret_key, config.session_token, auth_version=version
-        )
-    return oss2.make_auth(config.access_key, config.secret_key, version)
+    provider = _SourceProvider(source)
+    return oss2.ProviderAuthV4(provider) if config.signature_version == "v4" else (
+        oss2.ProviderAuth(provider))
+
+
+class _SourceProvider(oss2.CredentialsProvider):
+    """oss2's provider auths ask for keys at every signature: hand them the current ones of
+    :mod:`.credentials` (refreshed there before they expire)."""
+
+    def __init__(self, source: CredentialSource) -> None:
+        self._source = source
+
+    def get_credentials(self) -> oss2.credentials.Credentials:
+        current = self._source.current()
+        return oss2.credentials.Credentials(current.access_key, current.secret_key,
+                                            current.token or "")
 
 
 def _transport_error_class(exc: Exception) -> type[errors.OSSError]:

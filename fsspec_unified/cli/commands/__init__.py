@@ -1,0 +1,1 @@
+"""The commands, one module per family; each exposes its click commands as ``COMMANDS``."""

@@ -1,0 +1,3 @@
+"""Placeholder, filled in by the commands of this family."""
+
+COMMANDS: list = []
