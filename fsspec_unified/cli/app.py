@@ -49,6 +49,10 @@ def cli(ctx: click.Context, profile: str | None, debug: bool) -> None:
     if debug:
         logging.basicConfig(level=logging.DEBUG, stream=sys.stderr,
                             format="%(asctime)s %(name)s %(levelname)s %(message)s")
+    else:
+        # The library logs each retry and failure; without --debug a failure is the one
+        # line main() prints, not those records (Python's last-resort handler would).
+        logging.getLogger("fsspec_unified").addHandler(logging.NullHandler())
     if ctx.invoked_subcommand is None:
         ctx.invoke(demo.demo)
 

@@ -136,3 +136,37 @@ def s3_remote(s3_bucket: str) -> str:
 
 def lines(text: str) -> Sequence[str]:
     return [line for line in text.splitlines() if line.strip()]
+
+
+@pytest.fixture(scope="session")
+def s3_client(s3_server: Any):
+    """A driver on the ``s3`` store, to check what ``cli_s3`` commands left behind."""
+    from fsspec_unified import create_client
+
+    with create_client(s3_server.config("s3")) as driver:
+        yield driver
+
+
+def remote_files(client: Any, url: str) -> dict[str, int]:
+    """``{key relative to url: size}`` of the objects under a ``unified://bucket/prefix/``
+    URL, listed flat (an emptied prefix may still show as a directory for a while)."""
+    bucket, _, prefix = url.removeprefix("unified://").partition("/")
+    return {item.key[len(prefix):]: item.size for item in client.list_objects(bucket, prefix)
+            if not item.key.endswith("/")}
+
+
+def weed_processes_of(server_dir: Path) -> list[int]:
+    """Pids of the SeaweedFS processes serving ``server_dir`` (a ``LocalS3Server``'s data
+    directory), read from /proc: what a stopped server must not leave behind."""
+    marker = f"-dir={server_dir / 'data'}".encode()
+    found = []
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            command_line = (entry / "cmdline").read_bytes().split(b"\0")
+        except OSError:
+            continue
+        if marker in command_line:
+            found.append(int(entry.name))
+    return found

@@ -1,3 +1,270 @@
-"""Placeholder, filled in by the commands of this family."""
+"""``cp``, ``mv``, ``rm`` and ``sync``: moving objects between the local disk and stores.
 
-COMMANDS: list = []
+Transfers are resumable: a large upload or download interrupted (Ctrl-C, exit code 130)
+keeps its multipart upload or partial file and its checkpoint, and running the same command
+again (or ``fsspec-unified transfers resume``) continues where it stopped.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+from typing import Any
+
+import click
+
+from ..context import CLIContext
+from ..locations import Location, parse_location
+from ..options import filesystem_overrides, json_option, transfer_options
+from ..output import print_json
+from ..progress import progress_callback
+from ..sync_plan import SyncPlan, list_tree, plan_sync
+from ..transfer_paths import (
+    check_not_directory,
+    check_pair,
+    copy_between,
+    delete_sources,
+    files_of,
+)
+from .buckets import delete_bucket_contents
+
+_recursive_option = click.option("-r", "--recursive", is_flag=True,
+                                 help="Copy directories and everything under them.")
+
+
+def _copy(state: CLIContext, sources: tuple[str, ...], destination: str, recursive: bool,
+          transfer: dict[str, Any], move: bool) -> None:
+    """``cp`` and ``mv``: check every source, copy them one after the other, and for ``mv``
+    delete each source only once all copies succeeded."""
+    target = parse_location(destination)
+    locations = [parse_location(source) for source in sources]
+    for location in locations:
+        check_pair(location, target)
+    if len(locations) > 1:
+        target = _as_directory(target)
+    no_progress = transfer.pop("no_progress")
+    fs = state.filesystem(**filesystem_overrides(**transfer))
+    if not recursive:
+        for location in locations:
+            check_not_directory(fs, location)
+    moved = [(location, files_of(fs, location, recursive)) for location in locations] if (
+        move) else []
+    for location in locations:
+        with progress_callback(no_progress) as callback:
+            copy_between(fs, location, target, recursive, callback)
+    for location, names in moved:
+        delete_sources(fs, location, names)
+
+
+def _as_directory(location: Location) -> Location:
+    """The destination of several sources is a directory: ``dir/`` receives each by name."""
+    if not location.remote:
+        os.makedirs(location.path, exist_ok=True)
+    return Location(location.path.rstrip("/") + "/", location.remote)
+
+
+@click.command()
+@click.argument("sources", nargs=-1, required=True, metavar="SRC...")
+@click.argument("destination", metavar="DST")
+@_recursive_option
+@transfer_options
+@click.pass_obj
+def cp(state: CLIContext, sources: tuple[str, ...], destination: str, recursive: bool,
+       **transfer: Any) -> None:
+    """Copy files to, from or between stores.
+
+    Local to remote uploads, remote to local downloads, remote to remote copies on the
+    server (no bytes pass through this machine). Remote sources may be globs
+    (quote them: 'unified://b/logs/*.csv'); quoted local globs work too. A DST ending in
+    '/' or naming an existing directory receives each source under its own name, and so
+    does DST when there are several sources. Large files go in parts, concurrently; an
+    interrupted transfer continues when the same command runs again.
+
+    \b
+    Examples:
+      fsspec-unified cp data.csv unified://my-bucket/raw/
+      fsspec-unified cp -r photos/ unified://my-bucket/photos
+      fsspec-unified cp 'unified://my-bucket/raw/*.csv' ./downloads/
+      fsspec-unified cp unified://my-bucket/a.bin unified://other-bucket/a.bin
+    """
+    _copy(state, sources, destination, recursive, transfer, move=False)
+
+
+@click.command()
+@click.argument("sources", nargs=-1, required=True, metavar="SRC...")
+@click.argument("destination", metavar="DST")
+@_recursive_option
+@transfer_options
+@click.pass_obj
+def mv(state: CLIContext, sources: tuple[str, ...], destination: str, recursive: bool,
+       **transfer: Any) -> None:
+    """Move files: copy them as 'cp' does, then delete the sources.
+
+    The sources are listed first and deleted only after every copy succeeded, so a failed
+    or interrupted move leaves every source in place (and files added meanwhile are kept).
+
+    \b
+    Examples:
+      fsspec-unified mv report.pdf unified://my-bucket/reports/
+      fsspec-unified mv -r unified://my-bucket/tmp/ unified://my-bucket/archive/
+    """
+    _copy(state, sources, destination, recursive, transfer, move=True)
+
+
+@click.command()
+@click.argument("paths", nargs=-1, required=True, metavar="PATH...")
+@click.option("-r", "--recursive", is_flag=True,
+              help="Delete everything under each path (asks first unless -f).")
+@click.option("-f", "--force", is_flag=True,
+              help="Do not ask, and ignore paths that do not exist.")
+@click.pass_obj
+def rm(state: CLIContext, paths: tuple[str, ...], recursive: bool, force: bool) -> None:
+    """Delete objects (remote paths only; globs allowed when quoted).
+
+    With -r, a directory and everything under it is deleted, after a confirmation
+    (default No); without a terminal to ask on, -r needs -f. A bucket's URL with -r empties
+    the bucket and keeps it (delete the bucket with 'rb').
+
+    \b
+    Examples:
+      fsspec-unified rm unified://my-bucket/old.csv
+      fsspec-unified rm 'unified://my-bucket/logs/*.tmp'
+      fsspec-unified rm -r -f unified://my-bucket/scratch/
+    """
+    locations = [parse_location(path) for path in paths]
+    for location in locations:
+        if not location.remote or location.is_root:
+            raise click.UsageError(f"rm deletes objects: {location.url} is not a "
+                                   "unified://bucket/key URL")
+        if not location.path.strip("/").count("/") and not recursive:
+            raise click.UsageError(f"{location.url} is a bucket: 'rm -r' empties it, 'rb' "
+                                   "deletes it")
+    if recursive and not force:
+        _confirm_recursive_delete(locations)
+    fs = state.filesystem()
+    for location in locations:
+        try:
+            _remove(fs, location, recursive)
+        except FileNotFoundError:
+            if not force:
+                raise
+
+
+def _confirm_recursive_delete(locations: list[Location]) -> None:
+    if not sys.stdin.isatty():
+        raise click.UsageError("rm -r asks before deleting, and stdin is not a terminal; "
+                               "pass -f to delete without asking")
+    names = ", ".join(location.url for location in locations)
+    if not click.confirm(f"Delete {names} and everything under it?", default=False):
+        raise click.ClickException("nothing deleted")
+
+
+def _remove(fs, location: Location, recursive: bool) -> None:
+    path = location.path.strip("/")
+    if "/" not in path:
+        delete_bucket_contents(fs, path)
+        return
+    if not recursive:
+        check_not_directory(fs, location)
+    fs.rm(path, recursive=recursive)
+
+
+@click.command()
+@click.argument("source", metavar="SRC")
+@click.argument("destination", metavar="DST")
+@click.option("--delete", is_flag=True,
+              help="Also delete destination files that are not in the source.")
+@click.option("--dry-run", is_flag=True, help="Show what would be done; change nothing.")
+@json_option
+@transfer_options
+@click.pass_obj
+def sync(state: CLIContext, source: str, destination: str, delete: bool, dry_run: bool,
+         as_json: bool, **transfer: Any) -> None:
+    """Make DST a copy of the directory SRC, copying only what differs.
+
+    Either side may be local or remote (remote to remote copies on the server). A file is
+    copied when DST lacks it or when it differs: different sizes, or, for equal sizes,
+    different content where digests tell (equal ETags; an MD5 ETag of a single-part upload
+    against a local file's MD5), else when the source was modified after the destination.
+    Downloaded files get the object's modification time, so a second run copies nothing.
+    --delete removes what DST has and SRC has not (after copying).
+
+    \b
+    Examples:
+      fsspec-unified sync ./site unified://my-bucket/site --delete
+      fsspec-unified sync unified://my-bucket/data ./data --dry-run
+      fsspec-unified sync unified://a/photos unified://b/photos --json
+    """
+    source_location, target = parse_location(source), parse_location(destination)
+    check_pair(source_location, target)
+    no_progress = transfer.pop("no_progress")
+    fs = state.filesystem(**filesystem_overrides(**transfer))
+    _check_source_exists(fs, source_location)
+    source_tree = list_tree(fs, source_location)
+    plan = plan_sync(source_tree, list_tree(fs, target), delete)
+    if not dry_run:
+        with progress_callback(no_progress) as callback:
+            _sync_copies(fs, plan, source_location, target, callback)
+        if source_location.remote and not target.remote:
+            # The object's time on its copy: the next run sees it as not newer (sync_plan).
+            for name in plan.copy:
+                modified_s = source_tree[name].mtime_s
+                os.utime(_under(target, name).path, (modified_s, modified_s))
+        _sync_deletes(fs, plan, target)
+    _report_sync(plan, source_location, target, dry_run, as_json)
+
+
+def _check_source_exists(fs, source: Location) -> None:
+    """A mistyped source must not look like an empty tree (with --delete that would
+    empty the destination)."""
+    exists = fs.isdir(source.path) if source.remote else os.path.isdir(source.path)
+    if not exists:
+        raise FileNotFoundError(f"{source.url}: no such directory")
+
+
+def _under(location: Location, name: str) -> Location:
+    separator = "/" if location.remote else os.sep
+    return Location(location.path.rstrip("/" + os.sep) + separator + name.replace(
+        "/", separator), location.remote)
+
+
+def _sync_copies(fs, plan: SyncPlan, source: Location, target: Location, callback) -> None:
+    if not plan.copy:
+        return
+    sources = [_under(source, name) for name in plan.copy]
+    targets = [_under(target, name) for name in plan.copy]
+    copy_between(fs, sources, targets, False, callback)
+
+
+def _sync_deletes(fs, plan: SyncPlan, target: Location) -> None:
+    doomed = [_under(target, name) for name in plan.delete]
+    if not doomed:
+        return
+    if target.remote:
+        fs.rm([location.path for location in doomed])
+        return
+    for location in doomed:
+        os.remove(location.path)
+
+
+def _report_sync(plan: SyncPlan, source: Location, target: Location, dry_run: bool,
+                 as_json: bool) -> None:
+    if as_json:
+        print_json({
+            "dry_run": dry_run,
+            **{group: {"count": len(names), "bytes": plan.bytes_of(names), "files": names}
+               for group, names in (("copied", plan.copy), ("skipped", plan.skip),
+                                    ("deleted", plan.delete))},
+        })
+        return
+    prefix = "(dry run) " if dry_run else ""
+    for name in plan.copy:
+        click.echo(f"{prefix}copy: {_under(source, name).url} -> {_under(target, name).url}")
+    for name in plan.delete:
+        click.echo(f"{prefix}delete: {_under(target, name).url}")
+    verb = ("would copy", "would delete") if dry_run else ("copied", "deleted")
+    click.echo(f"{verb[0]} {len(plan.copy)} file(s) ({plan.bytes_of(plan.copy)} bytes), "
+               f"skipped {len(plan.skip)}, {verb[1]} {len(plan.delete)}", err=True)
+
+
+COMMANDS = [cp, mv, rm, sync]
