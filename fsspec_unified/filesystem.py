@@ -5,8 +5,8 @@ key prefixes, shown from common prefixes, and a key ending in ``/`` (a directory
 the AWS console, Hadoop or Spark create) is that directory, never a zero-byte file.
 Everything goes through the driver interface
 (:class:`~fsspec_unified.driver.base_oss.BaseOSSClient`): this module never imports an SDK.
-Bulk operations (``cat``, ``put``, ``get``, ``rm`` of many paths) run on a thread pool bounded
-by ``max_workers``; ``put_file``/``get_file`` go through the transfer manager; the listing
+Bulk operations (``cat``, ``put``, ``get``, ``copy``, ``rm`` of many paths) run on a thread pool
+bounded by ``max_workers``; ``put_file``/``get_file`` go through the transfer manager; the listing
 cache (thread-safe, see :mod:`~fsspec_unified.listing_cache`) is invalidated by every write,
 copy and delete.
 
@@ -613,6 +613,27 @@ class UnifiedFileSystem(DirectoryOperations, AbstractFileSystem):
                             callback, bucket=dst_bucket)
         self.invalidate_cache(path2)
 
+    @observed("copy", target="path1", bulk=True)
+    def copy(self, path1, path2, recursive=False, maxdepth=None, on_error=None,
+             callback=DEFAULT_CALLBACK, **kwargs: Any) -> None:
+        """fsspec's ``copy`` (server-side, see :meth:`cp_file`), run concurrently;
+        ``callback`` counts files and gets a branched child per file, as in ``put``/``get``.
+        As in fsspec, ``on_error="ignore"`` (the default when recursive) skips sources that
+        are not objects (the directories of the expansion)."""
+        if on_error is None:
+            on_error = "ignore" if recursive else "raise"
+        calls = _collect_transfers(AbstractFileSystem.copy, self, path1, path2, recursive,
+                                   maxdepth, dict(kwargs, on_error=on_error))
+
+        def copy_one(source: str, target: str, **call_kwargs: Any) -> None:
+            try:
+                self.cp_file(source, target, **call_kwargs)
+            except FileNotFoundError:
+                if on_error == "raise":
+                    raise
+
+        self._run_transfers(copy_one, calls, callback)
+
     # -- metadata, versions and URLs -----------------------------------------------------
 
     def modified(self, path: str, version_id: str | None = None) -> datetime:
@@ -727,8 +748,9 @@ def _write_attributes(key: str, kwargs: dict) -> tuple[str | None, dict[str, str
 
 
 class _TransferCollector:
-    """Stands in for the filesystem while fsspec's ``put``/``get`` expand their paths, and
-    records the single-file transfers they would make instead of making them one by one."""
+    """Stands in for the filesystem while fsspec's ``put``/``get``/``copy`` expand their
+    paths, and records the single-file transfers they would make instead of making them one
+    by one."""
 
     def __init__(self, fs: UnifiedFileSystem) -> None:
         self._fs = fs
@@ -740,7 +762,7 @@ class _TransferCollector:
     def _record(self, source: str, target: str, callback=None, **kwargs: Any) -> None:
         self.calls.append((source, target, kwargs))
 
-    put_file = get_file = _record
+    put_file = get_file = cp_file = _record
 
 
 def _collect_transfers(method, fs, source, target, recursive, maxdepth, kwargs):

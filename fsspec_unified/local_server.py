@@ -32,7 +32,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from .driver import create_client
-from .driver.exceptions import OSSError
+from .driver.exceptions import AuthenticationError, OSSError
 from .driver.models import OSSConfig
 
 LOOPBACK = "127.0.0.1"
@@ -55,6 +55,7 @@ _STOP_TIMEOUT_S = 30.0
 _MAX_VOLUMES = 1000
 _VOLUME_SIZE_LIMIT_MB = 1024
 LIMITED_BUCKET_PREFIX = "limited-"
+_FULL_ACTIONS = ["Admin", "Read", "Write", "List", "Tagging"]
 _LIMITED_ACTIONS = [
     f"Read:{LIMITED_BUCKET_PREFIX}*/*",
     f"Write:{LIMITED_BUCKET_PREFIX}*/*",
@@ -125,6 +126,8 @@ class LocalS3Server:
     )
     s3_port: int | None = None
     _process: subprocess.Popen | None = field(default=None, init=False, repr=False)
+    _extra_identities: dict[str, list[tuple[str, str]]] = field(
+        default_factory=dict, init=False, repr=False)
 
     @property
     def endpoint_url(self) -> str:
@@ -148,9 +151,7 @@ class LocalS3Server:
             return self
         self.data_dir = Path(self.data_dir)
         (self.data_dir / "data").mkdir(parents=True, exist_ok=True)
-        identities = self.data_dir / "identities.json"
-        identities.write_text(json.dumps(self._identities()))
-        identities.chmod(0o600)
+        identities = self._write_identities()
         (self.data_dir / "filer.toml").write_text(_FILER_TOML.format(store=self.data_dir / "filer"))
         if self.s3_port is None:  # kept across restarts, so clients keep their endpoint
             self.s3_port = free_port_pairs(1)[0]
@@ -181,13 +182,61 @@ class LocalS3Server:
             raise
         return self
 
+    def set_identity(self, name: str, keys: list[tuple[str, str]],
+                     timeout_s: float = 10.0) -> None:
+        """Give identity ``name`` (full access) exactly the key pairs ``keys`` while the
+        server runs, as a store rotates keys; with no ``keys`` it keeps one random pair that
+        nobody knows (SeaweedFS keeps an identity left out of the file as it was).
+
+        SeaweedFS reads ``identities.json`` again on SIGHUP (in the background); this returns
+        once the last pair of ``keys`` is accepted and every pair taken away is refused.
+        """
+        removed = set(self._extra_identities.get(name, [])) - set(keys)
+        self._extra_identities[name] = list(keys) or [
+            ("NK" + secrets.token_hex(8).upper(), secrets.token_urlsafe(30))]
+        self._write_identities()
+        if self._process is None:
+            return
+        self._process.send_signal(signal.SIGHUP)
+        deadline = time.monotonic() + timeout_s
+        expected = [(pair, True) for pair in keys[-1:]] + [(pair, False) for pair in removed]
+        while not all(self._accepts(*pair) == accepted for pair, accepted in expected):
+            if time.monotonic() > deadline:
+                raise TimeoutError(f"SeaweedFS did not apply the keys of {name!r} in "
+                                   f"{timeout_s:.0f} s")
+            time.sleep(0.05)
+
+    def _accepts(self, access_key: str, secret_key: str) -> bool:
+        client = create_client(self.config(access_key=access_key, secret_key=secret_key,
+                                           max_retries=0, read_timeout_s=5))
+        try:
+            client.list_buckets()
+            return True
+        except AuthenticationError:
+            return False
+        finally:
+            client.close()
+
+    def _write_identities(self) -> Path:
+        identities = self.data_dir / "identities.json"
+        identities.write_text(json.dumps(self._identities()))
+        identities.chmod(0o600)
+        return identities
+
     def _identities(self) -> dict:
+        extra = [
+            {"name": name,
+             "credentials": [{"accessKey": key, "secretKey": secret} for key, secret in keys],
+             "actions": _FULL_ACTIONS}
+            for name, keys in self._extra_identities.items()
+        ]
         return {
             "identities": [
+                *extra,
                 {
                     "name": "local",
                     "credentials": [{"accessKey": self.access_key, "secretKey": self.secret_key}],
-                    "actions": ["Admin", "Read", "Write", "List", "Tagging"],
+                    "actions": _FULL_ACTIONS,
                 },
                 {
                     "name": "limited",

@@ -206,8 +206,9 @@ class AWSS3Client(BaseOSSClient):
 
     @property
     def _signed(self) -> S3SignedRequests | None:
-        """The hot path of this process's SDK client, or ``None`` without an endpoint."""
-        if not self.config.endpoint:
+        """The hot path of this process's SDK client, or ``None`` without an endpoint or
+        signature (anonymous requests all go through boto3)."""
+        if not self.config.endpoint or self.config.anonymous:
             return None
         while True:
             signed = self._signed_requests.get(self.sdk)

@@ -33,6 +33,10 @@ beside the checkpoint for the whole transfer, without waiting. A second transfer
 file, from another process or another thread, gets :class:`TransferInProgressError` naming
 the pid of the holder, instead of sharing (and trampling) the record, the multipart upload or
 the partial file. The lock file is removed when the transfer ends.
+
+Listing: :meth:`CheckpointStore.records` reads every checkpoint of a directory and
+:meth:`CheckpointStore.holder_pid` tells a running transfer from an interrupted one, for the
+command line's ``transfers`` commands.
 """
 
 from __future__ import annotations
@@ -144,6 +148,37 @@ class CheckpointStore:
             logger.warning("discarding unreadable checkpoint %s: %s", path, error)
             self.delete(path)
             return None
+
+    def records(self) -> list[tuple[Path, TransferProgress]]:
+        """Every checkpoint in the directory with its progress, the oldest transfer first
+        (what ``fsspec-unified transfers`` lists). Unreadable ones are discarded as by
+        :meth:`load`."""
+        if not self.directory.is_dir():
+            return []
+        found = []
+        for path in self.directory.glob(f"*-*{CHECKPOINT_SUFFIX}"):
+            progress = self.load(path)
+            if progress is not None:
+                found.append((path, progress))
+        return sorted(found, key=lambda record: record[1].start_time)
+
+    def holder_pid(self, path: Path) -> int | None:
+        """The pid of the live process whose transfer holds ``path``'s lock, if any.
+
+        Read from the lock file without locking it (probing with ``flock`` would make a
+        transfer starting at that moment fail with :class:`TransferInProgressError`). A lock
+        file left by a killed process names a dead pid, which counts as no holder."""
+        try:
+            pid = int(path.with_suffix(LOCK_SUFFIX).read_text().strip())
+        except (OSError, ValueError):
+            return None
+        try:
+            os.kill(pid, 0)
+        except ProcessLookupError:
+            return None
+        except PermissionError:
+            return pid  # alive, but another user's
+        return pid
 
     # -- writing -------------------------------------------------------------------------
 

@@ -161,8 +161,14 @@ class RequestScheduler:
         pool = self._pool("coordinators")
         futures = [_submit_in_context(pool, function, item) for item in items]
         # Every item finishes (or fails) before the call returns: a failure must not leave
-        # other uploads running behind the caller's back.
-        errors_seen = [error for future in futures if (error := future.exception())]
+        # other uploads running behind the caller's back. An interrupt (Ctrl-C) stops the
+        # items not yet started; those already running go on to their end.
+        try:
+            errors_seen = [error for future in futures if (error := future.exception())]
+        except BaseException:
+            for future in futures:
+                future.cancel()
+            raise
         if errors_seen:
             raise errors_seen[0]
         return [future.result() for future in futures]

@@ -193,6 +193,13 @@ class OSSGateway(BackgroundHTTPService):
         if self._server is not None:
             self._identity_upstreams[access_key] = self._new_upstream(access_key, secret_key)
 
+    def remove_identity(self, access_key: str) -> None:
+        """Refuse requests signed with this key from now on (a key rotated away). Its
+        upstream client is dropped, not closed: a request already verified finishes on it."""
+        self._verifier.remove_identity(access_key)
+        self._identities.pop(access_key, None)
+        self._identity_upstreams.pop(access_key, None)
+
     def _new_upstream(self, access_key: str, secret_key: str) -> Upstream:
         return Upstream(self._upstream_args[0], access_key, secret_key,
                         pool_size=MAX_CONCURRENT_REQUESTS)

@@ -55,6 +55,9 @@ class SignatureVerifier:
     def add_identity(self, access_key: str, secret_key: str) -> None:
         self._secrets[access_key] = secret_key
 
+    def remove_identity(self, access_key: str) -> None:
+        self._secrets.pop(access_key, None)
+
     def verify(self, method: str, headers: dict[str, str], params: dict[str, str],
                bucket: str | None, key: str) -> str:
         """Return the access key if the request is authentic; raise
