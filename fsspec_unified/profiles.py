@@ -121,8 +121,12 @@ class Profile:
                 f"not {self.credentials!r}")
         if self.credentials == "command" and not self.credentials_command:
             raise ConfigurationError("credentials = 'command' needs credentials_command")
-        if self.aws_profile and self.credentials != "aws":
-            raise ConfigurationError("aws_profile: only used with credentials = 'aws'")
+        for setting, source in (("session_token", "keys"), ("aws_profile", "aws"),
+                                ("credentials_command", "command")):
+            if getattr(self, setting) and self.credentials != source:
+                raise ConfigurationError(
+                    f"{setting}: only used with credentials = {source!r}, "
+                    f"not {self.credentials!r}")
         if self.credentials == "aws" and self.provider != "s3":
             raise ConfigurationError("credentials = 'aws' (boto3's chain) needs provider 's3'")
         if self.part_size is not None:

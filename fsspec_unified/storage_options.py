@@ -119,7 +119,7 @@ def parse_storage_options(options: dict[str, Any]) -> tuple[OSSConfig, Filesyste
         if not isinstance(profile_name, str):
             raise ConfigurationError("profile: must be a profile name")
         profile_config, profile_fs = _split(get_profile(profile_name).storage_options())
-        if _CREDENTIAL_FIELDS & set(config_values):
+        if _sets_credentials(config_values):
             for name in _CREDENTIAL_FIELDS:
                 profile_config.pop(name, None)
         config_values = {**profile_config, **config_values}
@@ -139,6 +139,12 @@ def parse_storage_options(options: dict[str, Any]) -> tuple[OSSConfig, Filesyste
                              fs_options.max_workers + CONTROL_CONNECTIONS)
     config = OSSConfig.from_dict(config_values)
     return config, fs_options
+
+
+def _sets_credentials(config_values: dict[str, Any]) -> bool:
+    """Whether options choose credentials themselves: keys, a provider, ``anonymous=True``
+    or an AWS profile (``anon=False``, s3fs's default spelled out, chooses nothing)."""
+    return any(config_values.get(name) not in (None, False) for name in _CREDENTIAL_FIELDS)
 
 
 def _split(options: dict[str, Any]) -> tuple[dict[str, Any], dict[str, Any]]:

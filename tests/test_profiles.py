@@ -57,6 +57,8 @@ def test_profiles_are_saved_owner_only_and_read_back(config_dir):
     ({"rate_limit": "fast"}, "is not a size"),
     ({"signature_version": "v2"}, "signature_version"),
     ({"endpoit": "x"}, "unknown setting"),
+    ({"credentials": "env", "session_token": "T"}, "session_token: only used with"),
+    ({"credentials": "anonymous", "credentials_command": "x"}, "only used with"),
 ])
 def test_malformed_profiles_are_refused_by_name(values, message):
     with pytest.raises(exceptions.ConfigurationError, match=message):
@@ -88,6 +90,11 @@ def test_options_override_the_profile_and_credentials_replace_it_whole(config_di
         None, None, provider)
     config, _ = parse_storage_options({"profile": "base", "anon": True})
     assert config.anonymous and config.access_key is None
+    # s3fs's default spelled out chooses nothing: the profile's keys stay.
+    config, _ = parse_storage_options({"profile": "base", "anon": False})
+    assert (config.access_key, config.anonymous) == ("AK", False)
+    with pytest.raises(exceptions.ConfigurationError, match="session_token: needs"):
+        parse_storage_options({"profile": "base", "token": "T"})
 
 
 def test_every_way_of_naming_a_profile_reaches_the_same_store(store, client, tmp_path,

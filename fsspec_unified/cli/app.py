@@ -8,6 +8,7 @@ Each command lives in :mod:`.commands`, one module per family, and does its work
 from __future__ import annotations
 
 import logging
+import os
 import sys
 import traceback
 
@@ -15,7 +16,7 @@ import click
 
 from .commands import buckets, copying, demo, listing, profile, serve, transfers
 from .context import CLIContext
-from .errors import EXIT_INTERRUPTED, exit_code_for, one_line
+from .errors import EXIT_BROKEN_PIPE, EXIT_INTERRUPTED, exit_code_for, one_line
 
 PROG_NAME = "fsspec-unified"
 
@@ -24,7 +25,8 @@ Remote paths are unified://bucket/key URLs (unified:// alone lists the buckets);
 else is a local path. Without a command, 'demo' runs.
 \b
 Exit codes: 0 success, 1 other error, 2 usage or configuration, 3 not found,
-4 permission or credentials, 5 network or service, 6 exists or changed, 130 interrupted.
+4 permission or credentials, 5 network or service, 6 exists, changed or in use,
+130 interrupted, 141 output pipe closed.
 """
 
 
@@ -47,8 +49,11 @@ def cli(ctx: click.Context, profile: str | None, debug: bool) -> None:
     state.profile = profile
     state.debug = debug
     if debug:
-        logging.basicConfig(level=logging.DEBUG, stream=sys.stderr,
+        # Our records only: botocore's and oss2's debug logs print signed headers, session
+        # tokens included (ours never hold a secret).
+        logging.basicConfig(level=logging.WARNING, stream=sys.stderr,
                             format="%(asctime)s %(name)s %(levelname)s %(message)s")
+        logging.getLogger("fsspec_unified").setLevel(logging.DEBUG)
     else:
         # The library logs each retry and failure; without --debug a failure is the one
         # line main() prints, not those records (Python's last-resort handler would).
@@ -63,21 +68,37 @@ for _module in (listing, buckets, copying, transfers, profile, serve, demo):
 
 
 def main(argv: list[str] | None = None) -> None:
-    """Run the command line and exit with its code (see :mod:`.errors`)."""
+    """Run the command line and exit with its code (see :mod:`.errors`).
+
+    The context is made and invoked here rather than by ``click.main``, so that every
+    outcome, a closed output pipe included, gets this module's exit codes and one line.
+    """
     state = CLIContext()
+    args = sys.argv[1:] if argv is None else list(argv)
     try:
-        cli.main(args=argv, prog_name=PROG_NAME, standalone_mode=False, obj=state)
+        with cli.make_context(PROG_NAME, args, obj=state) as ctx:
+            cli.invoke(ctx)
+        code = 0
     except click.exceptions.Exit as exc:
-        sys.exit(exc.exit_code)
+        code = exc.exit_code
+    except click.UsageError as exc:
+        hint = f" (see '{exc.ctx.command_path} --help')" if exc.ctx is not None else ""
+        click.echo(f"error: {exc.format_message()}{hint}", err=True)
+        code = exc.exit_code
     except click.ClickException as exc:
         exc.show()
-        sys.exit(exc.exit_code)
+        code = exc.exit_code
     except (KeyboardInterrupt, click.exceptions.Abort):
         click.echo("interrupted", err=True)
-        sys.exit(EXIT_INTERRUPTED)
+        code = EXIT_INTERRUPTED
+    except BrokenPipeError:
+        # The reader went away (``| head``): stop quietly, as a tool killed by SIGPIPE does,
+        # and keep Python from complaining while it flushes stdout on the way out.
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        code = EXIT_BROKEN_PIPE
     except Exception as exc:
         if state.debug:
             traceback.print_exc()
         click.echo(one_line(exc), err=True)
-        sys.exit(exit_code_for(exc))
-    sys.exit(0)
+        code = exit_code_for(exc)
+    sys.exit(code)

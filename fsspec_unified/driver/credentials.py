@@ -169,6 +169,12 @@ class RefreshingCredentials:
     def _refresh(self) -> None:
         try:
             fetched = Credentials.coerce(self._provider())
+            if fetched.expires_in_s() <= 0:
+                # Signing with them would fail request by request; a clock that is wrong
+                # fails here too, which names the cause.
+                raise AuthenticationError(
+                    f"credentials_provider returned keys that expired at {fetched.expiry} "
+                    "(check the provider, or this machine's clock)")
         except Exception as exc:
             now = time.time()
             previous = self._current
@@ -194,21 +200,21 @@ class RefreshingCredentials:
 class CommandCredentialsProvider:
     """A ``credentials_provider`` that runs ``command`` (a shell-style string, run without a
     shell) and reads the JSON it prints (see the module docstring for the accepted names).
-    Its stderr passes through; its stdout never appears in an error, since it holds the
-    secret."""
+    Its stderr passes through to ours (an SSO login prompt, say); its stdout never appears
+    in an error, since it holds the secret."""
 
     command: str
 
     def __call__(self) -> Credentials:
         try:
-            result = subprocess.run(shlex.split(self.command), capture_output=True, text=True,
-                                    timeout=_COMMAND_TIMEOUT_S, check=False)
+            result = subprocess.run(shlex.split(self.command), stdout=subprocess.PIPE,
+                                    text=True, timeout=_COMMAND_TIMEOUT_S, check=False)
         except (OSError, subprocess.TimeoutExpired) as exc:
             raise AuthenticationError(f"credentials command failed to run: {exc}") from exc
         if result.returncode != 0:
-            detail = result.stderr.strip().splitlines()[-1:] or ["no message"]
             raise AuthenticationError(
-                f"credentials command exited with code {result.returncode}: {detail[0]}")
+                f"credentials command exited with code {result.returncode} "
+                "(its messages are on stderr)")
         try:
             return Credentials.coerce(json.loads(result.stdout))
         except (ValueError, ConfigurationError) as exc:

@@ -107,6 +107,8 @@ class OSSConfig:
                 "access_key/secret_key: give both or neither (neither means the provider's "
                 "usual credential sources)"
             )
+        if self.session_token is not None and self.access_key is None:
+            raise ConfigurationError("session_token: needs access_key and secret_key")
         given = [name for name, value in (
             ("access_key", self.access_key), ("credentials_provider", self.credentials_provider),
             ("anonymous", self.anonymous or None)) if value is not None]

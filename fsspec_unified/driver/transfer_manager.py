@@ -240,14 +240,14 @@ class TransferManager:
         first, seen = read_bytes(op, 0, choose_range_size(op, None), version_id=version_id)
         size = seen.size or 0
         op.start_tracking(size)
-        write(first)
+        _write_all(write, first)
         op.tracker.update(len(first))
         position = len(first)
         step = streamed_range_size(op, size)
         while position < size:
             data = read_bytes(op, position, min(position + step, size), etag=seen.etag,
                               version_id=version_id)[0]
-            write(data)
+            _write_all(write, data)
             op.tracker.update(len(data))
             position += len(data)
         op.tracker.finish()
@@ -407,3 +407,21 @@ class TransferManager:
         op.part_body_hook = self.part_body_hook
         op.overwrite = overwrite
         return op
+
+
+def _write_all(write: Callable[[bytes], object], data: bytes) -> None:
+    """Call ``write`` until every byte of ``data`` is taken.
+
+    A buffered file on a pipe whose reader left returns the count it managed instead of
+    raising (the error comes with the next call), so one call could silently drop the rest:
+    a download to ``| head`` would then look complete. Writers that return no count (text
+    streams, some file-likes) take everything.
+    """
+    remaining: bytes | memoryview = data  # bytes first: some writers keep what they get
+    while remaining:
+        written = write(remaining)
+        if not isinstance(written, int) or written >= len(remaining):
+            return
+        if written <= 0:
+            raise OSError(f"the destination took no bytes ({len(remaining)} left to write)")
+        remaining = memoryview(remaining)[written:]

@@ -93,18 +93,26 @@ def test_a_failing_provider_keeps_valid_keys_then_fails_clearly():
         credentials.current()
 
 
-def test_command_provider_reads_json_and_hides_its_output_on_failure(tmp_path):
+def test_keys_that_are_already_expired_are_refused_by_name():
+    credentials = RefreshingCredentials(lambda: ("AK", SECRET, None, _in(-5)))
+    with pytest.raises(exceptions.AuthenticationError, match="expired at"):
+        credentials.current()
+
+
+def test_command_provider_reads_json_and_hides_its_output_on_failure(tmp_path, capfd):
     script = tmp_path / "creds.py"
     script.write_text(
         "import json, sys\n"
         f"print(json.dumps({{'Version': 1, 'AccessKeyId': 'AK', 'SecretAccessKey': {SECRET!r},"
         " 'Expiration': '2030-01-01T00:00:00Z'}))\n"
+        "print('choose an account', file=sys.stderr)\n"
         "sys.exit(int(sys.argv[1]))\n")
     good = CommandCredentialsProvider(f"{sys.executable} {script} 0")
     assert good().secret_key == SECRET
     with pytest.raises(exceptions.AuthenticationError) as caught:
         CommandCredentialsProvider(f"{sys.executable} {script} 3")()
     assert "exited with code 3" in str(caught.value) and SECRET not in str(caught.value)
+    assert "choose an account" in capfd.readouterr().err  # its stderr reaches the user
     with pytest.raises(exceptions.AuthenticationError, match="failed to run"):
         CommandCredentialsProvider(str(tmp_path / "missing-command"))()
 
