@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import json
 import os
+import stat
 import threading
 
 import pytest
@@ -336,3 +337,18 @@ def test_a_resumed_download_rewrites_a_record_with_a_torn_last_line(
     for text in snapshots:  # what a crash at that moment would have left
         record = checkpoint_module._parse(text)
         assert len(record.parts_completed) > result.parts_resumed
+
+
+def test_a_downloaded_file_gets_the_mode_open_would_give_it(client, bucket, prefix, tmp_path):
+    """0666 less the umask, like any file a program creates (not the 0600 of a temporary
+    file renamed into place)."""
+    client.put_object(bucket, prefix + "obj", pattern_bytes(2 * RANGE, seed=70))
+    previous = os.umask(0o022)
+    try:
+        for resumable in (False, True):
+            target = tmp_path / f"dl-{resumable}.bin"
+            _manager(tmp_path / "c", part_size_bytes=RANGE, resumable=resumable).download_file(
+                client, prefix + "obj", target, bucket=bucket)
+            assert stat.S_IMODE(target.stat().st_mode) == 0o644
+    finally:
+        os.umask(previous)

@@ -27,8 +27,8 @@ import contextlib
 import logging
 import os
 import re
+import secrets
 import stat as stat_module
-import tempfile
 from pathlib import Path
 
 from .. import exceptions as errors
@@ -42,6 +42,7 @@ from .reads import ObjectSeen, read_range
 logger = logging.getLogger("fsspec_unified.transfer")
 
 _TEMP_SUFFIX = ".partial"
+_PARTIAL_NAME_ATTEMPTS = 100
 
 
 def is_own_temp_file(temp: str | None, destination: str) -> bool:
@@ -257,9 +258,21 @@ class FileDownload(Operation):
 
 
 def _partial_file(destination: str) -> tuple[int, str]:
-    """A new, empty partial file beside ``destination`` (see :func:`is_own_temp_file`)."""
-    return tempfile.mkstemp(prefix=f".{os.path.basename(destination)}.", suffix=_TEMP_SUFFIX,
-                            dir=os.path.dirname(destination))
+    """A new, empty partial file beside ``destination`` (see :func:`is_own_temp_file`).
+
+    Created with mode 0666 less the umask, as ``open()`` would create ``destination``
+    (``mkstemp``'s 0600 would follow the file when it is renamed into place); ``O_EXCL``
+    and ``O_NOFOLLOW`` keep it ours.
+    """
+    directory, name = os.path.split(destination)
+    flags = os.O_RDWR | os.O_CREAT | os.O_EXCL | getattr(os, "O_NOFOLLOW", 0)
+    for _ in range(_PARTIAL_NAME_ATTEMPTS):
+        path = os.path.join(directory, f".{name}.{secrets.token_hex(6)}{_TEMP_SUFFIX}")
+        try:
+            return os.open(path, flags, 0o666), path
+        except FileExistsError:
+            continue
+    raise FileExistsError(f"no free partial file name beside {destination}")
 
 
 def _writer(fd: int):
