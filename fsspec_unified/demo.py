@@ -9,7 +9,10 @@ parallel ranged reads and verifies its SHA-256. It writes a pandas DataFrame as 
 a text file with plain ``fsspec.open``, and returns what each provider did (the command
 prints it as a table). The server is stopped and its data removed at the end.
 
-Progress goes to stderr, results to stdout. A failed check raises :class:`DemoCheckFailed`.
+Everything this module prints goes to stderr: progress bars, the endpoints, and a line per
+check that passed. The summary table is left to the caller (the command prints it on stdout,
+alone, so ``fsspec-unified demo > summary.txt`` keeps just the table). A failed check raises
+:class:`DemoCheckFailed`.
 """
 
 from __future__ import annotations
@@ -31,7 +34,6 @@ from .driver.models import OSSConfig
 from .driver.transfer_manager import TransferManager
 from .driver.types import MIB
 from .local_server import LocalS3Server
-from .testing.oss_gateway import OSSGateway
 
 OSS_REGION = "cn-hangzhou"
 PART_SIZE_BYTES = 5 * MIB  # the smallest S3 allows: even 8 MiB makes two parts
@@ -64,7 +66,7 @@ class ProviderRun:
 
 
 def _status(message: str) -> None:
-    """A progress line (stderr, so stdout holds the results only)."""
+    """A progress or check line: stderr (see the module docstring)."""
     print(message, file=sys.stderr, flush=True)
 
 
@@ -89,14 +91,18 @@ def _sha256_of(path: Path) -> str:
 
 def run_demo(size_mib: int) -> list[ProviderRun]:
     """Run the demo (see the module docstring); returns each provider's round trip."""
+    # Imported here, not at the top: the command line imports this module on every start,
+    # and the gateway loads oss2 (a quarter of a second).
+    from .testing.oss_gateway import OSSGateway
+
     with tempfile.TemporaryDirectory(prefix="fsspec-unified-demo-") as workdir:
         work = Path(workdir)
         _status(f"starting SeaweedFS on loopback (data in {work / 'server'}) ...")
         with LocalS3Server(work / "server") as server, OSSGateway(
                 server.endpoint_url, server.access_key, server.secret_key,
                 region=OSS_REGION) as gateway:
-            print(f"S3 endpoint {server.endpoint_url}, OSS endpoint {gateway.endpoint_url}, "
-                  f"access key {server.access_key}")
+            _status(f"S3 endpoint {server.endpoint_url}, OSS endpoint {gateway.endpoint_url}, "
+                    f"access key {server.access_key}")
             configs = {
                 "s3": server.config("s3"),
                 "minio": server.config("minio"),
@@ -132,7 +138,7 @@ def _round_trip(provider: str, config: OSSConfig, source: Path, expected_sha256:
                                      bucket=bucket)
     if _sha256_of(target) != expected_sha256:
         raise DemoCheckFailed(f"{provider}: the downloaded file differs from the uploaded one")
-    print(f"{provider:>5}: uploaded in {up.parts_total} part(s), downloaded, sha256 verified")
+    _status(f"{provider:>5}: uploaded in {up.parts_total} part(s), downloaded, sha256 verified")
     return ProviderRun(provider, up.size, up.parts_total, up.duration_s,
                        down.duration_s, time.monotonic() - started)
 
@@ -143,7 +149,7 @@ def _parquet_round_trip(url: str, storage_options: dict[str, Any]) -> None:
         import pandas as pd
         import pyarrow  # noqa: F401  (pandas' Parquet engine)
     except ImportError:
-        print("parquet: skipped (needs pandas and pyarrow: pip install pandas pyarrow)")
+        _status("parquet: skipped (needs pandas and pyarrow: pip install pandas pyarrow)")
         return
     frame = pd.DataFrame({
         "id": range(PARQUET_ROWS),
@@ -154,11 +160,11 @@ def _parquet_round_trip(url: str, storage_options: dict[str, Any]) -> None:
     back = pd.read_parquet(url, storage_options=storage_options)
     if not back.equals(frame):
         raise DemoCheckFailed(f"parquet: the frame read back from {url} differs")
-    print(f"parquet: {len(frame)} rows written to {url} with pandas, read back identical")
+    _status(f"parquet: {len(frame)} rows written to {url} with pandas, read back identical")
 
 
 def _text_round_trip(url: str, storage_options: dict[str, Any]) -> None:
     with fsspec.open(url, "w", **storage_options) as handle:
         handle.write("hello from fsspec-unified\n")
     with fsspec.open(url, "r", **storage_options) as handle:
-        print(f"fsspec.open({url!r}) reads back: {handle.read().strip()!r}")
+        _status(f"fsspec.open({url!r}) reads back: {handle.read().strip()!r}")

@@ -142,3 +142,18 @@ def test_profile_added_by_the_cli_works_in_the_library_and_pandas(
     bucket = report["bucket"]
     assert report["listed"] == [f"{bucket}/frame.parquet", f"{bucket}/hello.txt"]
     assert report["same"] is True
+
+
+@pytest.mark.parametrize("settings, refused", [
+    (("--credentials", "env", "--session-token", TOKEN), "session_token"),
+    (("--credentials", "anonymous", "--credentials-command", "print-keys"),
+     "credentials_command"),
+])
+def test_add_refuses_a_setting_its_credentials_source_ignores(
+        home_cli: CLI, settings: tuple[str, ...], refused: str) -> None:
+    result = home_cli.run("profile", "add", "p", "--provider", "s3", *settings)
+    assert result.returncode == 2
+    assert result.stderr.startswith(f"error: {refused}: only used with credentials = ")
+    assert len(result.stderr.splitlines()) == 1
+    assert_no_secret(result)
+    assert not (home_cli.config_dir / "profiles.toml").exists()

@@ -9,16 +9,20 @@ transfers.
 from __future__ import annotations
 
 import hashlib
+import json
 import os
 import signal
 import subprocess
 import time
 import uuid
+from datetime import datetime, timedelta, timezone
 from pathlib import Path
 from typing import Any
 
 import pytest
 
+from fsspec_unified.driver.engine.checkpoint import CheckpointStore
+from fsspec_unified.driver.models import TransferProgress
 from tests.cli.conftest import CLI, write_store_profile
 
 SIZE_BYTES = 40 * 1024 * 1024
@@ -26,6 +30,7 @@ PART_SIZE_BYTES = 5 * 1024 * 1024
 PARTS = SIZE_BYTES // PART_SIZE_BYTES
 SLOW_COPY = ("--part-size", "5MiB", "--rate-limit", "4MB/s", "--workers", "2", "--no-progress")
 INTERRUPT_TIMEOUT_S = 60
+STALE_ENDPOINT = "http://127.0.0.1:1"  # where a record says its transfer started; gone now
 
 
 @pytest.fixture
@@ -166,3 +171,53 @@ def test_naming_transfers(transfers_cli: CLI) -> None:
     refused = transfers_cli.run("transfers", "resume", "--all", "--part-size", "8MiB")
     assert refused.returncode == 2 and "part size it started with" in refused.stderr
     assert transfers_cli.ok("transfers", "list").stderr == "no unfinished transfers\n"
+
+
+def stale_record(cli: CLI, kind: str, local_path: Path, started: datetime,
+                 **fields: Any) -> str:
+    """Write the checkpoint of a ``kind`` transfer started on :data:`STALE_ENDPOINT` (as if
+    the profile's server had moved since) and return its id."""
+    store = CheckpointStore(cli.data_dir / "transfers" / cli.profile)
+    path = store.path_for(kind=kind, local_path=str(local_path), endpoint=STALE_ENDPOINT)
+    store.save(path, TransferProgress(
+        total_size=PART_SIZE_BYTES * 2, kind=kind, provider="s3", endpoint=STALE_ENDPOINT,
+        bucket="gone", key="big.bin", local_path=str(local_path), part_size=PART_SIZE_BYTES,
+        start_time=started, **fields))
+    return path.stem.partition("-")[2][:12]
+
+
+def test_abort_all_goes_on_past_a_stale_upload_and_forget_drops_it(
+        transfers_cli: CLI, tmp_path: Path) -> None:
+    earlier = datetime(2024, 1, 1, tzinfo=timezone.utc)
+    upload = stale_record(transfers_cli, "upload", tmp_path / "up.bin", earlier,
+                          upload_id="stale-upload-id")
+    partial = tmp_path / ".down.bin.a1b2c3.partial"
+    partial.write_bytes(b"partial")
+    download = stale_record(transfers_cli, "download", tmp_path / "down.bin",
+                            earlier + timedelta(hours=1), temp_file=str(partial))
+
+    refused = transfers_cli.run("transfers", "abort", "--all")
+    assert refused.returncode == 2
+    assert refused.stderr.startswith(f"error: {upload}: started on s3 at {STALE_ENDPOINT}")
+    assert f"aborted {download}" in refused.stdout  # a download needs no store
+    assert not partial.exists()
+    assert [entry["id"] for entry in transfers_cli.json("transfers", "list")] == [upload]
+
+    forgot = transfers_cli.ok("transfers", "abort", "--all", "--forget")
+    assert forgot.stdout.startswith(f"forgot {upload}")
+    assert transfers_cli.json("transfers", "list") == []
+    assert "lifecycle rule" in transfers_cli.ok("transfers", "abort", "--help").stdout
+
+
+def test_resume_all_reports_each_stale_transfer_and_fails_at_the_end(
+        transfers_cli: CLI, tmp_path: Path) -> None:
+    earlier = datetime(2024, 1, 1, tzinfo=timezone.utc)
+    ids = [stale_record(transfers_cli, "upload", tmp_path / "up.bin", earlier),
+           stale_record(transfers_cli, "download", tmp_path / "down.bin",
+                        earlier + timedelta(hours=1))]
+
+    result = transfers_cli.run("transfers", "resume", "--all", "--no-progress", "--json")
+    assert result.returncode == 2
+    assert [line.split(":")[1].strip() for line in result.stderr.splitlines()] == ids
+    assert json.loads(result.stdout) == []
+    assert len(transfers_cli.json("transfers", "list")) == 2

@@ -60,7 +60,32 @@ def profile() -> None:
 @click.option("--rate-limit", type=RATE, help="Default bandwidth limit, e.g. 50MB/s.")
 @click.option("--force", is_flag=True, help="Replace a profile of the same name.")
 def add(name: str, force: bool, secret_key: str | None, **settings: Any) -> None:
-    """Save profile NAME (replacing one only with --force)."""
+    """Save profile NAME (replacing one only with --force).
+
+    \b
+    Where the keys come from (--credentials):
+      keys       --access-key and its secret, stored in the profile (owner-only file);
+                 the secret is asked for on the terminal without echo, or read from
+                 stdin with '--secret-key -' (so it stays out of shell history and ps)
+      env        the provider's usual variables when the command runs: AWS_* for s3,
+                 OSS_* or ALIBABA_CLOUD_* for oss, MINIO_* or AWS_* for minio
+      aws        boto3's chain (environment, ~/.aws, SSO, instance roles), with
+                 --aws-profile for a named profile of ~/.aws (s3 only)
+      command    --credentials-command prints JSON {"AccessKeyId", "SecretAccessKey",
+                 "SessionToken", "Expiration"}; it is run again before they expire
+      anonymous  unsigned requests, for public buckets
+    Settings of another source (e.g. --session-token without keys) are refused.
+
+    \b
+    Examples:
+      fsspec-unified profile add work --provider s3 --region eu-west-1 --access-key AKIA...
+      vault read -field=secret kv/s3 | fsspec-unified profile add ci --provider minio \\
+          --endpoint http://minio:9000 --access-key ci --secret-key -
+      fsspec-unified profile add prod --provider oss --region cn-hangzhou --credentials env
+      fsspec-unified profile add sso --provider s3 --credentials aws --aws-profile dev
+      fsspec-unified profile add sts --provider s3 --credentials command \\
+          --credentials-command 'my-sts-helper --role reader'
+    """
     if name in load_profiles() and not force:
         raise FileExistsError(f"profile {name!r} exists; use --force to replace it")
     uses_keys = settings["credentials"] == "keys" or (
@@ -96,7 +121,13 @@ def _read_secret(given: str | None) -> str:
 @profile.command("list")
 @json_option
 def list_profiles(as_json: bool) -> None:
-    """List the profiles (secrets masked)."""
+    """List the profiles (secrets masked).
+
+    \b
+    Examples:
+      fsspec-unified profile list
+      fsspec-unified profile list --json
+    """
     profiles = load_profiles()
     if as_json:
         print_json([{"name": name, **entry.describe()}
@@ -117,7 +148,13 @@ def list_profiles(as_json: bool) -> None:
 @click.argument("name")
 @json_option
 def show(name: str, as_json: bool) -> None:
-    """Show profile NAME's settings (secrets masked)."""
+    """Show profile NAME's settings (secrets masked).
+
+    \b
+    Examples:
+      fsspec-unified profile show work
+      fsspec-unified profile show work --json
+    """
     shown = get_profile(name).describe()
     if as_json:
         print_json({"name": name, **shown})
@@ -130,7 +167,12 @@ def show(name: str, as_json: bool) -> None:
 @profile.command("remove")
 @click.argument("name")
 def remove(name: str) -> None:
-    """Delete profile NAME."""
+    """Delete profile NAME (its interrupted transfers' records stay; see 'transfers').
+
+    \b
+    Example:
+      fsspec-unified profile remove work
+    """
     remove_profile(name)
     click.echo(f"profile {name!r} removed")
 

@@ -68,7 +68,15 @@ class ServerCredentials:
               help="Profile to write for the server (replaced if it exists); with --oss, "
                    "NAME-oss too.")
 def serve(port: int | None, server_dir: Path | None, oss: bool, profile_name: str) -> None:
-    """Run a local S3 server on loopback until Ctrl-C, with a profile that reaches it."""
+    """Run a local S3 server on loopback until Ctrl-C, with a profile that reaches it.
+
+    \b
+    Examples:
+      fsspec-unified serve
+      fsspec-unified serve --port 9000 --data-dir ./s3-data
+      fsspec-unified serve --oss --profile-name dev
+      fsspec-unified --profile local mb unified://my-bucket   # in another terminal
+    """
     local_server.find_weed_binary()  # fail now, with the install hint, if it is missing
     server_dir = server_dir or data_dir() / "server"
     credentials = ServerCredentials.kept_in(server_dir)

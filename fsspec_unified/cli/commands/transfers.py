@@ -10,16 +10,25 @@ same object, same local file, same part size), which finds the record and sends 
 missing: for an upload, the parts the server lacks or whose local bytes changed since; for a
 download, the ranges not yet on disk. ``abort`` gives up: it aborts the multipart upload on
 the server (its parts are discarded) or removes a download's partial file, then deletes the
-record. Both refuse a transfer that a running process holds.
+record; ``abort --forget`` drops the record (and a download's partial file) without contacting
+the store, for an upload whose store is gone. Both skip a transfer that a running process
+holds. Given several transfers (or ``--all``), each one that fails is reported on its own
+line and the others still run; the exit code is then the first failure's.
+
+A record names the store it was started on (provider and endpoint). ``resume`` and an
+upload's ``abort`` need the profile to reach that same store; a download's ``abort`` only
+deletes local files, so it works whatever the profile reaches now.
 """
 
 from __future__ import annotations
 
 import contextlib
+import traceback
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from datetime import datetime, timezone
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 import click
 
@@ -30,12 +39,14 @@ from ...driver.models import TransferProgress
 from ...filesystem import UnifiedFileSystem
 from ...units import format_size
 from ..context import CLIContext
+from ..errors import EXIT_OK, exit_code_for, one_line
 from ..locations import SCHEME
 from ..options import filesystem_overrides, json_option, transfer_options
 from ..output import human_time, iso_time, print_json, print_rows
 from ..progress import progress_callback
 
 ID_LENGTH = 12
+Result = TypeVar("Result")
 
 
 @dataclass(frozen=True)
@@ -135,6 +146,25 @@ def _not_running(chosen: list[RecordedTransfer]) -> list[RecordedTransfer]:
     return idle
 
 
+def _run_each(state: CLIContext, chosen: Iterable[RecordedTransfer],
+              action: Callable[[RecordedTransfer], Result]) -> tuple[list[Result], int]:
+    """``action``'s results on each transfer, and the exit code: a transfer that fails is
+    reported (``error: <id>: ...``) and the others still run, so one stale record does not
+    hold up the rest; the code is the first failure's, 0 when none failed."""
+    results: list[Result] = []
+    exit_code = EXIT_OK
+    for transfer in chosen:
+        try:
+            results.append(action(transfer))
+        except Exception as error:
+            if state.debug:
+                traceback.print_exc()
+            click.echo(f"error: {transfer.id}: {one_line(error).removeprefix('error: ')}",
+                       err=True)
+            exit_code = exit_code or exit_code_for(error)
+    return results, exit_code
+
+
 def _check_same_store(filesystem: UnifiedFileSystem, transfer: RecordedTransfer) -> None:
     """The profile must reach the store the transfer was started on (a record is found by
     provider and endpoint too, so another store would start afresh, not resume)."""
@@ -142,8 +172,9 @@ def _check_same_store(filesystem: UnifiedFileSystem, transfer: RecordedTransfer)
     current = (filesystem.client.provider, filesystem.client.config.endpoint)
     if recorded != current:
         raise click.UsageError(
-            f"transfer {transfer.id} was started on {_store_name(*recorded)}, not on this "
-            f"profile's {_store_name(*current)}; use the profile it was started with")
+            f"started on {_store_name(*recorded)}, not on this profile's "
+            f"{_store_name(*current)}; use the profile it was started with, or for an "
+            "upload whose store is gone 'transfers abort --forget'")
 
 
 def _store_name(provider: str | None, endpoint: str | None) -> str:
@@ -159,7 +190,13 @@ def transfers() -> None:
 @json_option
 @click.pass_obj
 def list_transfers(state: CLIContext, as_json: bool) -> None:
-    """List the unfinished transfers of this profile."""
+    """List the unfinished transfers of this profile.
+
+    \b
+    Examples:
+      fsspec-unified transfers list
+      fsspec-unified --profile prod transfers list --json
+    """
     found = _recorded_transfers(CheckpointStore(state.checkpoint_dir()))
     if as_json:
         print_json([transfer.as_dict() for transfer in found])
@@ -192,22 +229,32 @@ def resume(state: CLIContext, ids: tuple[str, ...], every: bool, workers: int | 
     """Finish interrupted transfers, sending only what is missing.
 
     Each transfer keeps the part size it started with (so --part-size is refused); the
-    workers and rate limit are this command's (default: the profile's).
+    workers and rate limit are this command's (default: the profile's). A transfer that
+    fails is reported and the others still run; --json lists the ones that finished.
+
+    \b
+    Examples:
+      fsspec-unified transfers resume 3f9a1c
+      fsspec-unified transfers resume --all --workers 16 --rate-limit 50MB/s
     """
     if part_size is not None:
         raise click.UsageError("--part-size: a transfer resumes with the part size it "
                                "started with")
-    store = CheckpointStore(state.checkpoint_dir())
-    results = []
-    for transfer in _not_running(_select(store, ids, every)):
-        results.append(_resume_one(state, transfer, workers, rate_limit, no_progress))
+
+    def resume_one(transfer: RecordedTransfer) -> dict[str, Any]:
+        result = _resume_one(state, transfer, workers, rate_limit, no_progress)
         if not as_json:
-            result = results[-1]
             click.echo(f"resumed {transfer.describe()}: {result['parts_done_before']} of "
                        f"{result['parts_total']} parts were done, sent "
                        f"{format_size(result['bytes_sent'])}")
+        return result
+
+    store = CheckpointStore(state.checkpoint_dir())
+    results, exit_code = _run_each(state, _not_running(_select(store, ids, every)), resume_one)
     if as_json:
         print_json(results)
+    if exit_code:
+        raise click.exceptions.Exit(exit_code)
 
 
 def _resume_one(state: CLIContext, transfer: RecordedTransfer, workers: int | None,
@@ -236,32 +283,61 @@ def _resume_one(state: CLIContext, transfer: RecordedTransfer, workers: int | No
 @transfers.command()
 @click.argument("ids", nargs=-1, metavar="[ID]...")
 @click.option("--all", "every", is_flag=True, help="Abort every transfer of this profile.")
+@click.option("--forget", is_flag=True,
+              help="Only drop the local record (and a download's partial file), without "
+                   "contacting the store: for an upload whose store is gone. Its parts "
+                   "then stay on the server until a lifecycle rule "
+                   "(AbortIncompleteMultipartUpload) removes them.")
 @click.pass_obj
-def abort(state: CLIContext, ids: tuple[str, ...], every: bool) -> None:
-    """Give up transfers: abort the upload on the server or delete the partial download."""
+def abort(state: CLIContext, ids: tuple[str, ...], every: bool, forget: bool) -> None:
+    """Give up transfers: abort the upload on the server or delete the partial download.
+
+    An upload is aborted through the store it was started on, which this profile must
+    reach; a download needs no store. A transfer that fails is reported and the others
+    still go.
+
+    \b
+    Examples:
+      fsspec-unified transfers abort 3f9a1c
+      fsspec-unified transfers abort --all
+      fsspec-unified transfers abort --all --forget
+    """
     store = CheckpointStore(state.checkpoint_dir())
-    for transfer in _not_running(_select(store, ids, every)):
-        filesystem = state.filesystem()
-        try:
-            _check_same_store(filesystem, transfer)
-            with store.lock(transfer.path, description=f"transfer {transfer.describe()}"):
-                _discard(filesystem, transfer)
-                store.delete(transfer.path)
-        finally:
-            filesystem.close()
-        click.echo(f"aborted {transfer.describe()}")
+
+    def abort_one(transfer: RecordedTransfer) -> None:
+        with store.lock(transfer.path, description=f"transfer {transfer.describe()}"):
+            if transfer.progress.kind == "upload" and not forget:
+                _abort_upload(state, transfer)
+            _delete_partial_download(transfer)
+            store.delete(transfer.path)
+        click.echo(f"{'forgot' if forget else 'aborted'} {transfer.describe()}")
+
+    _, exit_code = _run_each(state, _not_running(_select(store, ids, every)), abort_one)
+    if exit_code:
+        raise click.exceptions.Exit(exit_code)
 
 
-def _discard(filesystem: UnifiedFileSystem, transfer: RecordedTransfer) -> None:
-    """What the transfer left besides its record: the server's parts or the partial file."""
+def _abort_upload(state: CLIContext, transfer: RecordedTransfer) -> None:
+    """Abort the multipart upload on the store it was started on (its parts are discarded)."""
     progress = transfer.progress
-    if progress.kind == "upload" and progress.upload_id:
+    if not progress.upload_id:
+        return  # no part was sent yet
+    filesystem = state.filesystem()
+    try:
+        _check_same_store(filesystem, transfer)
         with contextlib.suppress(UploadNotFoundError):  # completed, aborted or expired
             filesystem.client.abort_multipart_upload(progress.bucket, progress.key,
                                                      progress.upload_id)
-    elif progress.kind == "download" and is_own_temp_file(progress.temp_file,
-                                                          str(progress.local_path)):
-        # Only a partial file the download engine named itself, beside its destination.
+    finally:
+        filesystem.close()
+
+
+def _delete_partial_download(transfer: RecordedTransfer) -> None:
+    """Remove a download's partial file, only if the download engine named it itself
+    (beside its destination): a record is not trusted to name any file to delete."""
+    progress = transfer.progress
+    if progress.kind == "download" and is_own_temp_file(progress.temp_file,
+                                                        str(progress.local_path)):
         Path(progress.temp_file).unlink(missing_ok=True)
 
 
