@@ -608,6 +608,10 @@ class UnifiedFileSystem(DirectoryOperations, AbstractFileSystem):
         dst_bucket, dst_key, _ = self._object_path(path2)
         if src_version is not None:
             raise ValueError("copying a specific version is not supported; read it and write")
+        if (src_bucket, src_key) == (dst_bucket, dst_key):
+            # Refused for every size: the server refuses a single copy onto itself, but a
+            # part-by-part one would succeed, and a move would then delete the only copy.
+            raise InvalidArgumentError(f"refusing to copy {path1!r} onto itself")
         source = self._head(src_bucket, src_key)
         self.transfers.copy(self.client, src_bucket, source, dst_key,
                             callback, bucket=dst_bucket)

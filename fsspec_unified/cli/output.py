@@ -18,15 +18,16 @@ from typing import Any
 import click
 
 from ..units import format_size
-from .locations import SCHEME
+from .locations import SCHEME, Location
 
 _TIME_FORMAT = "%Y-%m-%d %H:%M:%S"
 _BLANK_TIME = " " * len(datetime(2000, 1, 1).strftime(_TIME_FORMAT))
 
 
 def entry_type(entry: dict) -> str:
-    """``file``, ``directory`` or ``bucket`` (a bucket is a directory of the root listing)."""
-    if entry.get("StorageClass") == "BUCKET":
+    """``file``, ``directory`` or ``bucket`` (a directory whose name is a bucket's, as in
+    the root listing and in ``info`` of ``bucket``)."""
+    if entry["type"] == "directory" and Location(entry["name"], remote=True).is_bucket:
         return "bucket"
     return entry["type"]
 
@@ -35,12 +36,13 @@ def entry_time(entry: dict) -> datetime | None:
     return entry.get("LastModified") or entry.get("CreationDate")
 
 
+def _aware(moment: datetime) -> datetime:
+    """A time without a zone is UTC (what stores and checkpoints record)."""
+    return moment if moment.tzinfo is not None else moment.replace(tzinfo=timezone.utc)
+
+
 def iso_time(moment: datetime | None) -> str | None:
-    if moment is None:
-        return None
-    if moment.tzinfo is None:
-        moment = moment.replace(tzinfo=timezone.utc)
-    return moment.astimezone(timezone.utc).isoformat()
+    return None if moment is None else _aware(moment).astimezone(timezone.utc).isoformat()
 
 
 def entry_record(entry: dict, detailed: bool = False) -> dict[str, Any]:
@@ -64,9 +66,7 @@ def human_time(moment: datetime | None) -> str:
     """Local time, to the second; blanks of the same width when there is none."""
     if moment is None:
         return _BLANK_TIME
-    if moment.tzinfo is None:
-        moment = moment.replace(tzinfo=timezone.utc)
-    return moment.astimezone().strftime(_TIME_FORMAT)
+    return _aware(moment).astimezone().strftime(_TIME_FORMAT)
 
 
 def entry_row(entry: dict, shown_name: str) -> tuple[str, str, str]:

@@ -22,6 +22,7 @@ import re
 from dataclasses import dataclass, field
 
 from ..filesystem import UnifiedFileSystem
+from ..paths import check_local_targets
 from .locations import Location
 
 _MD5_ETAG = re.compile(r"[0-9a-f]{32}")
@@ -54,10 +55,24 @@ class SyncPlan:
 
 def list_tree(fs: UnifiedFileSystem, location: Location) -> dict[str, FileState]:
     """Every file under ``location`` by its name relative to it; a missing local directory
-    is an empty tree (a destination not made yet)."""
+    is an empty tree (a destination not made yet), a file is refused (``sync`` copies
+    directories)."""
     if location.remote:
         return _remote_tree(fs, location.path.strip("/"))
     return _local_tree(location.path)
+
+
+def locations_under(root: Location, names: list[str]) -> list[Location]:
+    """``names`` (relative, from a listing) as locations under ``root``. Under a local root
+    each must stay inside it: object keys are data from the server, and ``..`` in one must
+    not choose where a file is written or deleted (the filesystem's own check, in
+    :func:`fsspec_unified.paths.check_local_targets`, raising ``UnsafeLocalPathError``)."""
+    locations = [root.child(name) for name in names]
+    if not root.remote:
+        check_local_targets([(name, location.path, {})
+                             for name, location in zip(names, locations, strict=True)],
+                            root.path)
+    return locations
 
 
 def plan_sync(source: dict[str, FileState], destination: dict[str, FileState],
@@ -124,8 +139,7 @@ def _remote_tree(fs: UnifiedFileSystem, root: str) -> dict[str, FileState]:
     tree = {}
     for name, entry in fs.find(root, detail=True).items():
         if name == root:
-            raise NotADirectoryError(f"unified://{root} is an object; sync copies directories "
-                                     "(use cp for one object)")
+            raise NotADirectoryError(f"unified://{root} is an object, not a directory")
         tree[name[len(root) + 1:]] = FileState(
             size=entry["size"], mtime_s=entry["LastModified"].timestamp(), etag=entry["ETag"])
     return tree
@@ -133,8 +147,7 @@ def _remote_tree(fs: UnifiedFileSystem, root: str) -> dict[str, FileState]:
 
 def _local_tree(root: str) -> dict[str, FileState]:
     if os.path.isfile(root):
-        raise NotADirectoryError(f"{root} is a file; sync copies directories (use cp for one "
-                                 "file)")
+        raise NotADirectoryError(f"{root} is a file, not a directory")
     tree = {}
     for directory, _, files in os.walk(root):
         for file_name in files:

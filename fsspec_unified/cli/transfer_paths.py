@@ -1,10 +1,23 @@
-"""The copy behind ``cp``, ``mv`` and ``sync``, whichever side is remote, and what ``mv``
-deletes afterwards.
+"""The copy behind ``cp``, ``mv`` and ``sync``, whichever side is remote, where each source
+goes, and what ``mv`` deletes afterwards.
+
+Where a source goes is decided from the command line alone, never from whether the
+destination exists, so running the same command again writes the same paths (an
+interrupted transfer then continues instead of nesting a second copy):
+
+* a directory (with ``-r``): ``DST`` is its copy (``cp -r photos b/pics`` writes
+  ``b/pics/...``), unless ``DST`` ends in ``/``, which receives it by name
+  (``cp -r photos b/pics/`` writes ``b/pics/photos/...``); a source ending in ``/``
+  (``photos/``) means its contents, which go into ``DST`` either way (as rsync's);
+* a file: ``DST`` ending in ``/`` or naming an existing directory (local) or prefix
+  (remote) receives it by name, otherwise the file is copied to ``DST`` (the same on a rerun);
+* a glob: fsspec's rules, the matches go into ``DST``;
+* several sources: ``DST`` is a directory that receives each source by name.
 
 Copies go through the filesystem's bulk ``put`` (local to remote), ``get`` (remote to local)
-and ``copy`` (remote to remote, server-side), so paths follow fsspec's rules, as ``cp``'s do:
-a destination ending in ``/`` or naming an existing directory receives the source under its
-own name; otherwise the source is copied to that name.
+and ``copy`` (remote to remote, server-side). A download whose local paths come from a
+listing (a directory, a glob) passes ``get`` one destination string, so ``get`` checks that
+no key places a file outside it (``fsspec_unified.paths``).
 """
 
 from __future__ import annotations
@@ -12,6 +25,7 @@ from __future__ import annotations
 import contextlib
 import glob
 import os
+from dataclasses import dataclass
 from glob import has_magic
 
 import click
@@ -19,6 +33,22 @@ from fsspec.callbacks import Callback
 
 from ..filesystem import UnifiedFileSystem
 from .locations import Location
+
+
+@dataclass(frozen=True)
+class Transfer:
+    """One command-line source and what ``put``/``get``/``copy`` receive for it.
+
+    For a directory or a glob, ``source`` is expanded by fsspec into ``destination``
+    (``source`` ends in ``/`` for a directory: its contents go into ``destination``). For
+    one file, ``destination`` is its exact target, passed as a one-element list so that
+    fsspec takes it as is; that target is the user's own (a typed path, or a typed key's
+    name under a typed directory), never a name from a listing.
+    """
+
+    source: Location
+    destination: Location
+    single_file: bool
 
 
 def check_pair(source: Location, destination: Location) -> None:
@@ -31,13 +61,72 @@ def check_pair(source: Location, destination: Location) -> None:
             raise click.UsageError("unified:// is the list of buckets; name a bucket")
 
 
+def is_directory(fs: UnifiedFileSystem, location: Location) -> bool:
+    return fs.isdir(location.path) if location.remote else os.path.isdir(location.path)
+
+
 def check_not_directory(fs: UnifiedFileSystem, source: Location) -> None:
     """A directory needs ``-r``: refuse it rather than copy nothing, as ``cp`` does."""
-    if has_magic(source.path):
-        return
-    is_directory = fs.isdir(source.path) if source.remote else os.path.isdir(source.path)
-    if is_directory:
+    if not has_magic(source.path) and is_directory(fs, source):
         raise click.UsageError(f"{source.url} is a directory (use -r)")
+
+
+def as_directory(location: Location) -> Location:
+    """The same path spelled as a directory (ending in ``/``)."""
+    return Location(location.path.rstrip("/" + os.sep) + "/", location.remote)
+
+
+def plan_transfer(fs: UnifiedFileSystem, source: Location, destination: Location,
+                  recursive: bool) -> Transfer:
+    """Where ``source`` goes (the rules of the module docstring). Refuses, before anything
+    is written, a directory without ``-r`` and a copy of anything onto itself (which
+    ``mv`` would follow by deleting the only copy)."""
+    if has_magic(source.path):
+        _check_not_onto_itself(source, _glob_directory(source), destination)
+        return Transfer(source, destination, single_file=False)
+    if is_directory(fs, source):
+        if not recursive:
+            raise click.UsageError(f"{source.url} is a directory (use -r)")
+        target = destination
+        if destination.ends_with_separator and not source.ends_with_separator:
+            target = destination.child(_name_of(source))
+        _check_not_onto_itself(source, source, target)
+        return Transfer(as_directory(source), target, single_file=False)
+    target = destination
+    if destination.ends_with_separator or is_directory(fs, destination):
+        target = destination.child(_name_of(source))
+    _check_not_onto_itself(source, source, target)
+    return Transfer(source, target, single_file=True)
+
+
+def _check_not_onto_itself(typed: Location, source: Location, target: Location) -> None:
+    """``source`` (the file, the directory, or the directory a glob's matches are named
+    under) would be written over by its own copy at ``target``."""
+    if source.remote and target.remote and source.path.strip("/") == target.path.strip("/"):
+        raise click.UsageError(f"{typed.url} would be copied onto itself "
+                               f"({target.url}); nothing done")
+
+
+def _name_of(location: Location) -> str:
+    return os.path.basename(location.path.rstrip("/" + os.sep))
+
+
+def _glob_directory(location: Location) -> Location:
+    """The directory above a glob's first magic component (``b/logs`` of
+    ``b/logs/*.csv``): its matches are copied under ``DST`` by their names below it."""
+    literal = []
+    for part in location.path.split("/"):
+        if has_magic(part):
+            break
+        literal.append(part)
+    return Location("/".join(literal), location.remote)
+
+
+def run_transfer(fs: UnifiedFileSystem, transfer: Transfer, callback: Callback) -> None:
+    if transfer.single_file:
+        copy_between(fs, [transfer.source], [transfer.destination], False, callback)
+    else:
+        copy_between(fs, transfer.source, transfer.destination, True, callback)
 
 
 def copy_between(fs: UnifiedFileSystem, source: Location | list[Location],
@@ -63,8 +152,13 @@ def files_of(fs: UnifiedFileSystem, source: Location, recursive: bool) -> list[s
     """The files (and, recursively, directories) a copy of ``source`` reads, listed before
     the copy, so that ``mv`` deletes exactly those and nothing written meanwhile."""
     if source.remote:
-        matched = (fs.glob(source.path, detail=True) if has_magic(source.path)
-                   else {source.path: fs.info(source.path)})
+        if has_magic(source.path):
+            matched = fs.glob(source.path, detail=True)
+        else:
+            try:
+                matched = {source.path: fs.info(source.path)}
+            except FileNotFoundError as error:
+                raise FileNotFoundError(f"no such object or prefix: {source.url}") from error
         found: list[str] = []
         for name, entry in matched.items():
             if entry["type"] == "file":
@@ -73,8 +167,8 @@ def files_of(fs: UnifiedFileSystem, source: Location, recursive: bool) -> list[s
                 found.extend(fs.find(name, withdirs=True))
         return found
     matched = glob.glob(source.path) if has_magic(source.path) else [source.path]
-    if not matched:
-        raise FileNotFoundError(source.path)
+    if not matched or not all(os.path.lexists(path) for path in matched):
+        raise FileNotFoundError(f"no such file or directory: {source.path}")
     found = []
     for path in matched:
         if not os.path.isdir(path):

@@ -8,8 +8,12 @@ import signal
 import time
 from pathlib import Path
 
+import pytest
+
+from fsspec_unified import UnifiedFileSystem
 from fsspec_unified.cli.errors import EXIT_INTERRUPTED, EXIT_NOT_FOUND, EXIT_USAGE
 from tests.cli.conftest import remote_files
+from tests.helpers import force_multipart_copy
 
 
 def _sha256(path: Path) -> str:
@@ -87,6 +91,67 @@ def test_cp_remote_to_remote_copies_on_the_server(cli_s3, s3_remote, tmp_path):
     assert cli_s3.ok("cat", s3_remote + "b/one.txt").stdout == "server side"
 
 
+def test_cp_r_run_twice_writes_the_same_tree_up_down_and_remote_to_remote(
+        cli_s3, s3_remote, s3_client, tmp_path):
+    files = _make_tree(tmp_path / "src")
+    for _ in range(2):  # as a rerun of an interrupted command does
+        cli_s3.ok("cp", "-r", str(tmp_path / "src"), s3_remote + "up")
+        cli_s3.ok("cp", "-r", s3_remote + "up", s3_remote + "copy")
+        cli_s3.ok("cp", "-r", s3_remote + "up", str(tmp_path / "down"))
+    assert remote_files(s3_client, s3_remote) == {
+        f"{tree}/{name}": len(data) for tree in ("up", "copy") for name, data in files.items()}
+    assert _tree(tmp_path / "down") == files
+
+
+def test_cp_r_destination_ending_in_slash_receives_the_directory_by_name(
+        cli_s3, s3_remote, s3_client, tmp_path):
+    files = _make_tree(tmp_path / "photos")
+    (tmp_path / "one" / "x.txt").parent.mkdir()
+    (tmp_path / "one" / "x.txt").write_bytes(b"only file")
+    cli_s3.ok("cp", "-r", str(tmp_path / "photos"), s3_remote + "pics/")
+    cli_s3.ok("cp", "-r", str(tmp_path / "photos") + "/", s3_remote + "contents/")
+    cli_s3.ok("cp", "-r", str(tmp_path / "one"), s3_remote + "single")
+    cli_s3.ok("cp", "-r", s3_remote + "single", s3_remote + "pics/")
+    cli_s3.ok("cp", "-r", s3_remote + "pics/photos", str(tmp_path / "down") + "/")
+    cli_s3.ok("cp", "-r", s3_remote + "single/", str(tmp_path / "down"))
+    assert remote_files(s3_client, s3_remote) == {
+        **{f"pics/photos/{name}": len(data) for name, data in files.items()},
+        **{f"contents/{name}": len(data) for name, data in files.items()},
+        "single/x.txt": 9, "pics/single/x.txt": 9}
+    assert _tree(tmp_path / "down") == {
+        **{f"photos/{name}": data for name, data in files.items()}, "x.txt": b"only file"}
+
+
+@pytest.mark.parametrize("command", [
+    ("mv", "d/k.txt", "d/k.txt"), ("mv", "d/k.txt", "d/"), ("mv", "d/k.txt", "d"),
+    ("cp", "d/k.txt", "d/k.txt"), ("mv", "-r", "d", ""), ("mv", "-r", "d/", "d"),
+    ("mv", "d/*", "d/"), ("mv", "elsewhere.txt", "d/k.txt", "d/")])
+def test_cp_and_mv_onto_the_source_itself_are_refused_and_change_nothing(
+        cli_s3, s3_remote, s3_client, tmp_path, command):
+    (tmp_path / "k.txt").write_bytes(b"keep")
+    cli_s3.ok("cp", str(tmp_path / "k.txt"), s3_remote + "d/k.txt")
+    cli_s3.ok("cp", str(tmp_path / "k.txt"), s3_remote + "elsewhere.txt")
+    verb, *paths = command
+    args = [path if path.startswith("-") else s3_remote + path for path in paths]
+    result = cli_s3.run(verb, *args)
+    assert result.returncode == EXIT_USAGE and "onto itself" in result.stderr, result.stderr
+    assert remote_files(s3_client, s3_remote) == {"d/k.txt": 4, "elsewhere.txt": 4}
+
+
+def test_filesystem_copy_onto_itself_is_refused_above_the_single_copy_limit(
+        s3_server, s3_bucket, monkeypatch):
+    # Part by part (UploadPartCopy) the server would accept it; mv would then delete it.
+    fs = UnifiedFileSystem(provider="s3", endpoint_url=s3_server.endpoint_url,
+                           key=s3_server.access_key, secret=s3_server.secret_key,
+                           region="us-east-1", skip_instance_cache=True)
+    path = f"{s3_bucket}/self-copy-{os.urandom(4).hex()}.bin"
+    fs.pipe(path, b"x" * 2048)
+    force_multipart_copy(fs, monkeypatch, 1024)
+    with pytest.raises(ValueError, match="onto itself"):
+        fs.copy(path, path)
+    assert fs.cat(path) == b"x" * 2048
+
+
 def test_cp_directory_without_recursive_is_a_usage_error(cli_s3, s3_remote, tmp_path):
     result = cli_s3.run("cp", str(tmp_path), s3_remote)
     assert result.returncode == EXIT_USAGE
@@ -139,7 +204,11 @@ def test_mv_of_a_missing_source_deletes_nothing(cli_s3, s3_remote, tmp_path):
     missing = tmp_path / "missing.txt"
     result = cli_s3.run("mv", str(kept), str(missing), s3_remote + "dest/")
     assert result.returncode == EXIT_NOT_FOUND
+    assert f"no such file or directory: {missing}" in result.stderr
     assert kept.read_bytes() == b"stay"
+    remote_missing = cli_s3.run("mv", s3_remote + "gone", str(tmp_path / "x"))
+    assert remote_missing.returncode == EXIT_NOT_FOUND
+    assert f"no such object or prefix: {s3_remote}gone" in remote_missing.stderr
 
 
 def test_rm_deletes_objects_and_asks_before_recursive(cli_s3, s3_remote, s3_client, tmp_path):

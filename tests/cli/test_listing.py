@@ -122,3 +122,10 @@ def test_every_command_explains_itself():
         result = runner.invoke(cli, [command, "--help"], obj=CLIContext())
         assert result.exit_code == 0, (command, result.output)
         assert "Example" in result.output and "Usage:" in result.output, command
+
+
+def test_stat_of_a_bucket_says_bucket_as_ls_does(cli_s3, s3_bucket):
+    assert cli_s3.json("stat", f"unified://{s3_bucket}")["type"] == "bucket"
+    assert {entry["name"]: entry["type"] for entry in cli_s3.json("ls")}[s3_bucket] == "bucket"
+    rows = lines(cli_s3.ok("stat", f"unified://{s3_bucket}/").stdout)
+    assert rows[1].split() == ["type:", "bucket"]

@@ -5,7 +5,12 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
-from fsspec_unified.cli.errors import EXIT_NOT_FOUND
+import pytest
+
+from fsspec_unified.cli.errors import EXIT_NOT_FOUND, EXIT_USAGE
+from fsspec_unified.cli.locations import Location
+from fsspec_unified.cli.sync_plan import FileState, locations_under, plan_sync
+from fsspec_unified.exceptions import UnsafeLocalPathError
 from tests.cli.conftest import remote_files
 
 
@@ -77,5 +82,45 @@ def test_sync_from_a_missing_source_changes_nothing(cli_s3, s3_remote, s3_client
     cli_s3.ok("sync", str(tmp_path / "src"), s3_remote)
     result = cli_s3.run("sync", "--delete", str(tmp_path / "typo"), s3_remote)
     assert result.returncode == EXIT_NOT_FOUND
+    assert f"no such directory: {tmp_path / 'typo'}" in result.stderr
     assert len(remote_files(s3_client, s3_remote)) == 3
     assert not os.path.exists(tmp_path / "typo")
+
+
+def test_sync_of_a_file_is_a_usage_error_pointing_to_cp(cli_s3, s3_remote, tmp_path):
+    (tmp_path / "a.txt").write_bytes(b"a")
+    cli_s3.ok("cp", str(tmp_path / "a.txt"), s3_remote)
+    for source, destination in ((str(tmp_path / "a.txt"), s3_remote + "dir"),
+                                (s3_remote + "a.txt", str(tmp_path / "down"))):
+        result = cli_s3.run("sync", source, destination)
+        assert result.returncode == EXIT_USAGE and "use cp" in result.stderr, result.stderr
+    assert not (tmp_path / "down").exists()
+
+
+@pytest.mark.parametrize("source, destination", [
+    ("par/sub", "par"), ("par/sub", "par/"), ("par", "par/sub"), ("par/", "par"),
+    ("par", "")])
+def test_sync_refuses_overlapping_source_and_destination(cli_s3, s3_remote, s3_client,
+                                                          tmp_path, source, destination):
+    _write(tmp_path / "src", FILES)
+    cli_s3.ok("sync", str(tmp_path / "src"), s3_remote + "par/sub")
+    result = cli_s3.run("sync", "--delete", s3_remote + source, s3_remote + destination)
+    assert result.returncode == EXIT_USAGE and "overlap" in result.stderr, result.stderr
+    bucket_url = "unified://" + s3_remote.removeprefix("unified://").split("/")[0]
+    assert cli_s3.run("sync", bucket_url, s3_remote + "par").returncode == EXIT_USAGE
+    assert remote_files(s3_client, s3_remote) == {
+        f"par/sub/{name}": len(data) for name, data in FILES.items()}
+
+
+@pytest.mark.parametrize("hostile_name", ["../escaped.txt", "a/../../escaped.txt"])
+def test_sync_never_places_a_listed_name_outside_a_local_destination(tmp_path, hostile_name):
+    # Object keys come from the server; SeaweedFS refuses these, so the listing is ours.
+    listing = {hostile_name: FileState(size=1, mtime_s=0.0, etag="e"),
+               "ok.txt": FileState(size=1, mtime_s=0.0, etag="e")}
+    plan = plan_sync(listing, {}, delete=False)
+    destination = Location(str(tmp_path / "destination"), remote=False)
+    with pytest.raises(UnsafeLocalPathError, match=r"escaped\.txt"):
+        locations_under(destination, plan.copy)
+    assert [location.path for location in locations_under(destination, ["ok.txt", "/abs"])] == [
+        str(tmp_path / "destination" / "ok.txt"), str(tmp_path / "destination") + "//abs"]
+    assert locations_under(Location("b/dst", remote=True), [hostile_name])[0].remote

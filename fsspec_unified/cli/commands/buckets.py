@@ -12,10 +12,9 @@ from ..locations import parse_location
 
 def _bucket_of(url: str) -> str:
     location = parse_location(url)
-    bucket = location.path.strip("/")
-    if not location.remote or not bucket or "/" in bucket:
+    if not location.is_bucket:
         raise click.UsageError(f"{url} is not a bucket URL (unified://bucket)")
-    return bucket
+    return location.bucket
 
 
 def delete_bucket_contents(fs: UnifiedFileSystem, bucket: str) -> None:

@@ -18,13 +18,17 @@ from ..locations import Location, parse_location
 from ..options import filesystem_overrides, json_option, transfer_options
 from ..output import print_json
 from ..progress import progress_callback
-from ..sync_plan import SyncPlan, list_tree, plan_sync
+from ..sync_plan import SyncPlan, list_tree, locations_under, plan_sync
 from ..transfer_paths import (
+    as_directory,
     check_not_directory,
     check_pair,
     copy_between,
     delete_sources,
     files_of,
+    is_directory,
+    plan_transfer,
+    run_transfer,
 )
 from .buckets import delete_bucket_contents
 
@@ -34,33 +38,25 @@ _recursive_option = click.option("-r", "--recursive", is_flag=True,
 
 def _copy(state: CLIContext, sources: tuple[str, ...], destination: str, recursive: bool,
           transfer: dict[str, Any], move: bool) -> None:
-    """``cp`` and ``mv``: check every source, copy them one after the other, and for ``mv``
-    delete each source only once all copies succeeded."""
+    """``cp`` and ``mv``: check every source and where it goes (nothing is written if one
+    is refused), copy them one after the other, and for ``mv`` delete each source only once
+    all copies succeeded."""
     target = parse_location(destination)
     locations = [parse_location(source) for source in sources]
     for location in locations:
         check_pair(location, target)
     if len(locations) > 1:
-        target = _as_directory(target)
+        target = as_directory(target)  # receives each source by name
     no_progress = transfer.pop("no_progress")
     fs = state.filesystem(**filesystem_overrides(**transfer))
-    if not recursive:
-        for location in locations:
-            check_not_directory(fs, location)
+    transfers = [plan_transfer(fs, location, target, recursive) for location in locations]
     moved = [(location, files_of(fs, location, recursive)) for location in locations] if (
         move) else []
-    for location in locations:
+    for planned in transfers:
         with progress_callback(no_progress) as callback:
-            copy_between(fs, location, target, recursive, callback)
+            run_transfer(fs, planned, callback)
     for location, names in moved:
         delete_sources(fs, location, names)
-
-
-def _as_directory(location: Location) -> Location:
-    """The destination of several sources is a directory: ``dir/`` receives each by name."""
-    if not location.remote:
-        os.makedirs(location.path, exist_ok=True)
-    return Location(location.path.rstrip("/") + "/", location.remote)
 
 
 @click.command()
@@ -75,15 +71,23 @@ def cp(state: CLIContext, sources: tuple[str, ...], destination: str, recursive:
 
     Local to remote uploads, remote to local downloads, remote to remote copies on the
     server (no bytes pass through this machine). Remote sources may be globs
-    (quote them: 'unified://b/logs/*.csv'); quoted local globs work too. A DST ending in
-    '/' or naming an existing directory receives each source under its own name, and so
-    does DST when there are several sources. Large files go in parts, concurrently; an
+    (quote them: 'unified://b/logs/*.csv'); quoted local globs work too.
+
+    Where a copy goes depends on the command line only, so running it again writes the
+    same paths. A directory (-r) is copied TO DST: 'cp -r photos DST' writes DST/...; a
+    DST ending in '/' receives it by name: 'cp -r photos DST/' writes DST/photos/...;
+    'photos/' (trailing '/') means its contents, which go into DST either way. A file
+    goes into DST by name when DST ends in '/' or is an existing directory (or prefix),
+    else it is copied to DST. Several sources: DST is a directory receiving each by name.
+    A copy onto the source itself is refused. Large files go in parts, concurrently; an
     interrupted transfer continues when the same command runs again.
 
     \b
     Examples:
-      fsspec-unified cp data.csv unified://my-bucket/raw/
-      fsspec-unified cp -r photos/ unified://my-bucket/photos
+      fsspec-unified cp data.csv unified://my-bucket/raw/      # raw/data.csv
+      fsspec-unified cp -r photos unified://my-bucket/pics     # pics/...
+      fsspec-unified cp -r photos unified://my-bucket/pics/    # pics/photos/...
+      fsspec-unified cp -r unified://my-bucket/pics ./pics     # ./pics/...
       fsspec-unified cp 'unified://my-bucket/raw/*.csv' ./downloads/
       fsspec-unified cp unified://my-bucket/a.bin unified://other-bucket/a.bin
     """
@@ -98,15 +102,17 @@ def cp(state: CLIContext, sources: tuple[str, ...], destination: str, recursive:
 @click.pass_obj
 def mv(state: CLIContext, sources: tuple[str, ...], destination: str, recursive: bool,
        **transfer: Any) -> None:
-    """Move files: copy them as 'cp' does, then delete the sources.
+    """Move files: copy them as 'cp' does (same rules for DST), then delete the sources.
 
     The sources are listed first and deleted only after every copy succeeded, so a failed
     or interrupted move leaves every source in place (and files added meanwhile are kept).
+    A move onto the source itself is refused and changes nothing.
 
     \b
     Examples:
-      fsspec-unified mv report.pdf unified://my-bucket/reports/
-      fsspec-unified mv -r unified://my-bucket/tmp/ unified://my-bucket/archive/
+      fsspec-unified mv report.pdf unified://my-bucket/reports/    # reports/report.pdf
+      fsspec-unified mv -r unified://my-bucket/tmp unified://my-bucket/archive
+      fsspec-unified mv -r unified://my-bucket/tmp unified://my-bucket/archive/  # archive/tmp/
     """
     _copy(state, sources, destination, recursive, transfer, move=True)
 
@@ -136,7 +142,7 @@ def rm(state: CLIContext, paths: tuple[str, ...], recursive: bool, force: bool) 
         if not location.remote or location.is_root:
             raise click.UsageError(f"rm deletes objects: {location.url} is not a "
                                    "unified://bucket/key URL")
-        if not location.path.strip("/").count("/") and not recursive:
+        if location.is_bucket and not recursive:
             raise click.UsageError(f"{location.url} is a bucket: 'rm -r' empties it, 'rb' "
                                    "deletes it")
     if recursive and not force:
@@ -160,13 +166,12 @@ def _confirm_recursive_delete(locations: list[Location]) -> None:
 
 
 def _remove(fs, location: Location, recursive: bool) -> None:
-    path = location.path.strip("/")
-    if "/" not in path:
-        delete_bucket_contents(fs, path)
+    if location.is_bucket:
+        delete_bucket_contents(fs, location.bucket)
         return
     if not recursive:
         check_not_directory(fs, location)
-    fs.rm(path, recursive=recursive)
+    fs.rm(location.path.strip("/"), recursive=recursive)
 
 
 @click.command()
@@ -187,7 +192,8 @@ def sync(state: CLIContext, source: str, destination: str, delete: bool, dry_run
     different content where digests tell (equal ETags; an MD5 ETag of a single-part upload
     against a local file's MD5), else when the source was modified after the destination.
     Downloaded files get the object's modification time, so a second run copies nothing.
-    --delete removes what DST has and SRC has not (after copying).
+    --delete removes what DST has and SRC has not (after copying). SRC must be a directory
+    (use 'cp' for one file), and SRC and DST must not overlap (one inside the other).
 
     \b
     Examples:
@@ -197,47 +203,45 @@ def sync(state: CLIContext, source: str, destination: str, delete: bool, dry_run
     """
     source_location, target = parse_location(source), parse_location(destination)
     check_pair(source_location, target)
+    if source_location.contains(target) or target.contains(source_location):
+        raise click.UsageError(f"{source_location.url} and {target.url} overlap (one is, or "
+                               "is inside, the other); sync needs two separate directories")
     no_progress = transfer.pop("no_progress")
     fs = state.filesystem(**filesystem_overrides(**transfer))
-    _check_source_exists(fs, source_location)
+    _check_source_directory(fs, source_location)
     source_tree = list_tree(fs, source_location)
     plan = plan_sync(source_tree, list_tree(fs, target), delete)
+    targets = locations_under(target, plan.copy)
     if not dry_run:
         with progress_callback(no_progress) as callback:
-            _sync_copies(fs, plan, source_location, target, callback)
+            _sync_copies(fs, locations_under(source_location, plan.copy), targets, callback)
         if source_location.remote and not target.remote:
             # The object's time on its copy: the next run sees it as not newer (sync_plan).
-            for name in plan.copy:
+            for name, copied in zip(plan.copy, targets, strict=True):
                 modified_s = source_tree[name].mtime_s
-                os.utime(_under(target, name).path, (modified_s, modified_s))
-        _sync_deletes(fs, plan, target)
+                os.utime(copied.path, (modified_s, modified_s))
+        _sync_deletes(fs, locations_under(target, plan.delete), target)
     _report_sync(plan, source_location, target, dry_run, as_json)
 
 
-def _check_source_exists(fs, source: Location) -> None:
+def _check_source_directory(fs, source: Location) -> None:
     """A mistyped source must not look like an empty tree (with --delete that would
-    empty the destination)."""
-    exists = fs.isdir(source.path) if source.remote else os.path.isdir(source.path)
-    if not exists:
-        raise FileNotFoundError(f"{source.url}: no such directory")
-
-
-def _under(location: Location, name: str) -> Location:
-    separator = "/" if location.remote else os.sep
-    return Location(location.path.rstrip("/" + os.sep) + separator + name.replace(
-        "/", separator), location.remote)
-
-
-def _sync_copies(fs, plan: SyncPlan, source: Location, target: Location, callback) -> None:
-    if not plan.copy:
+    empty the destination), and a file is for ``cp``."""
+    if is_directory(fs, source):
         return
-    sources = [_under(source, name) for name in plan.copy]
-    targets = [_under(target, name) for name in plan.copy]
-    copy_between(fs, sources, targets, False, callback)
+    exists = fs.exists(source.path) if source.remote else os.path.exists(source.path)
+    if not exists:
+        raise FileNotFoundError(f"no such directory: {source.url}")
+    raise click.UsageError(f"{source.url} is a file; sync copies directories (use cp for "
+                           "one file)")
 
 
-def _sync_deletes(fs, plan: SyncPlan, target: Location) -> None:
-    doomed = [_under(target, name) for name in plan.delete]
+def _sync_copies(fs, sources: list[Location], targets: list[Location], callback) -> None:
+    if sources:
+        copy_between(fs, sources, targets, False, callback)
+
+
+def _sync_deletes(fs, doomed: list[Location], target: Location) -> None:
     if not doomed:
         return
     if target.remote:
@@ -259,9 +263,9 @@ def _report_sync(plan: SyncPlan, source: Location, target: Location, dry_run: bo
         return
     prefix = "(dry run) " if dry_run else ""
     for name in plan.copy:
-        click.echo(f"{prefix}copy: {_under(source, name).url} -> {_under(target, name).url}")
+        click.echo(f"{prefix}copy: {source.child(name).url} -> {target.child(name).url}")
     for name in plan.delete:
-        click.echo(f"{prefix}delete: {_under(target, name).url}")
+        click.echo(f"{prefix}delete: {target.child(name).url}")
     verb = ("would copy", "would delete") if dry_run else ("copied", "deleted")
     click.echo(f"{verb[0]} {len(plan.copy)} file(s) ({plan.bytes_of(plan.copy)} bytes), "
                f"skipped {len(plan.skip)}, {verb[1]} {len(plan.delete)}", err=True)
