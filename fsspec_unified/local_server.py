@@ -28,11 +28,12 @@ import socket
 import subprocess
 import sysconfig
 import time
+import urllib.request
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from .driver import create_client
-from .driver.exceptions import AuthenticationError, OSSError
+from .driver.exceptions import AuthenticationError
 from .driver.models import OSSConfig
 
 LOOPBACK = "127.0.0.1"
@@ -55,6 +56,7 @@ _STOP_TIMEOUT_S = 30.0
 _MAX_VOLUMES = 1000
 _VOLUME_SIZE_LIMIT_MB = 1024
 LIMITED_BUCKET_PREFIX = "limited-"
+_PORTS_FILE = "ports.json"
 _FULL_ACTIONS = ["Admin", "Read", "Write", "List", "Tagging"]
 _LIMITED_ACTIONS = [
     f"Read:{LIMITED_BUCKET_PREFIX}*/*",
@@ -78,7 +80,10 @@ def find_weed_binary() -> str:
 
 
 def _port_is_free(port: int) -> bool:
+    """Whether a listener can bind ``port``, as SeaweedFS binds (with ``SO_REUSEADDR``, so
+    connections of a stopped server in TIME_WAIT do not count)."""
     with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         try:
             sock.bind((LOOPBACK, port))
         except OSError:
@@ -155,7 +160,8 @@ class LocalS3Server:
         (self.data_dir / "filer.toml").write_text(_FILER_TOML.format(store=self.data_dir / "filer"))
         if self.s3_port is None:  # kept across restarts, so clients keep their endpoint
             self.s3_port = free_port_pairs(1)[0]
-        master_port, volume_port, filer_port = free_port_pairs(3, reserved=(self.s3_port,))
+        master_port, volume_port, filer_port = self._internal_ports()
+        volumes_on_disk = len(list((self.data_dir / "data").glob("*.dat")))
         command = [
             find_weed_binary(), "server",
             f"-dir={self.data_dir / 'data'}",
@@ -176,11 +182,29 @@ class LocalS3Server:
                 cwd=self.data_dir,  # SeaweedFS reads ./filer.toml
             )
         try:
-            self._wait_until_ready(timeout_s)
+            self._wait_until_ready(timeout_s, master_port, volumes_on_disk)
         except BaseException:
             self.stop()
             raise
         return self
+
+    def _internal_ports(self) -> list[int]:
+        """The master, volume and filer ports of the last start on this data, if still free,
+        else new ones (recorded for the next start). The master keeps its state in a folder
+        named after its port: a new port on old data makes a master that does not know the
+        volumes yet, and reads fail until the volume server has told it."""
+        record = self.data_dir / _PORTS_FILE
+        try:
+            ports = [int(port) for port in json.loads(record.read_text())]
+        except (OSError, ValueError, TypeError):
+            ports = []
+        reserved = {self.s3_port, self.s3_port + _GRPC_PORT_OFFSET}
+        if len(ports) != 3 or reserved & {*ports, *(p + _GRPC_PORT_OFFSET for p in ports)} or (
+                not all(_port_is_free(p) and _port_is_free(p + _GRPC_PORT_OFFSET)
+                        for p in ports)):
+            ports = free_port_pairs(3, reserved=(self.s3_port,))
+            record.write_text(json.dumps(ports))
+        return ports
 
     def set_identity(self, name: str, keys: list[tuple[str, str]],
                      timeout_s: float = 10.0) -> None:
@@ -249,7 +273,10 @@ class LocalS3Server:
             ]
         }
 
-    def _wait_until_ready(self, timeout_s: float) -> None:
+    def _wait_until_ready(self, timeout_s: float, master_port: int, volumes: int) -> None:
+        """Until S3 answers and the master knows the ``volumes`` found on disk: on a restart
+        the volume server reports them a moment after S3 answers, and reads of old objects
+        fail (500) until it has."""
         client = create_client(self.config(max_retries=0, connect_timeout_s=1, read_timeout_s=5))
         deadline = time.monotonic() + timeout_s
         while True:
@@ -260,16 +287,18 @@ class LocalS3Server:
                 )
             try:
                 client.list_buckets()
-                return
-            except OSSError:
-                if time.monotonic() > deadline:
-                    raise TimeoutError(
-                        f"SeaweedFS did not answer within {timeout_s:.0f} s; "
-                        f"see {self.data_dir / 'weed.log'}"
-                    ) from None
-                time.sleep(0.5)
+                if _registered_volumes(master_port) >= volumes:
+                    return
+            except OSError:  # OSSError included: not up yet
+                pass
             finally:
                 client.close()
+            if time.monotonic() > deadline:
+                raise TimeoutError(
+                    f"SeaweedFS was not ready within {timeout_s:.0f} s; "
+                    f"see {self.data_dir / 'weed.log'}"
+                )
+            time.sleep(0.5)
 
     def stop(self, timeout_s: float = _STOP_TIMEOUT_S) -> None:
         """Stop gracefully (SIGTERM), killing the process group if it takes too long."""
@@ -298,3 +327,13 @@ class LocalS3Server:
 
     def __exit__(self, *exc_info: object) -> None:
         self.stop()
+
+
+def _registered_volumes(master_port: int) -> int:
+    """How many volumes the master at ``master_port`` knows (its ``/vol/status``)."""
+    with urllib.request.urlopen(f"http://{LOOPBACK}:{master_port}/vol/status",
+                                timeout=5) as response:
+        status = json.load(response)
+    racks = status.get("Volumes", {}).get("DataCenters", {}).values()
+    return sum(len(volumes or []) for rack in racks for node in rack.values()
+               for volumes in node.values())
