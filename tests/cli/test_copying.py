@@ -12,7 +12,8 @@ import pytest
 
 from fsspec_unified import UnifiedFileSystem
 from fsspec_unified.cli.errors import EXIT_INTERRUPTED, EXIT_NOT_FOUND, EXIT_USAGE
-from tests.cli.conftest import remote_files
+from tests.cli.conftest import remote_files, write_store_profile
+from tests.conftest import Store
 from tests.helpers import force_multipart_copy
 
 
@@ -57,6 +58,23 @@ def test_cp_multipart_upload_and_download_round_trip(cli_s3, s3_remote, s3_clien
     bucket = s3_remote.removeprefix("unified://").split("/")[0]
     assert list(s3_client.list_multipart_uploads(bucket, s3_remote.split("/", 3)[3])) == []
     assert sorted(os.listdir(copy.parent)) == ["big.bin"]  # no partial file beside it
+
+
+def test_the_profiles_part_size_applies_and_the_option_overrides_it(cli_s3, s3_server,
+                                                                     s3_remote, s3_client,
+                                                                     tmp_path):
+    """A profile's transfer defaults are used; --part-size on the command line wins."""
+    store = Store("s3", s3_server.endpoint_url, s3_server.access_key, s3_server.secret_key,
+                  "us-east-1")
+    write_store_profile(cli_s3, "small-parts", store, part_size="5MiB", workers=2)
+    source = tmp_path / "parts.bin"
+    source.write_bytes(os.urandom(12 * 1024 * 1024))
+    with_profile = cli_s3.with_profile("small-parts")
+    with_profile.ok("cp", str(source), s3_remote + "profile.bin")
+    with_profile.ok("cp", "--part-size", "6MiB", str(source), s3_remote + "option.bin")
+    parts = {name: cli_s3.json("stat", s3_remote + name)["etag"].rpartition("-")[2]
+             for name in ("profile.bin", "option.bin")}
+    assert parts == {"profile.bin": "3", "option.bin": "2"}  # 12 MiB in 5 MiB / 6 MiB parts
 
 
 def test_cp_recursive_copies_a_tree_up_and_down(cli_s3, s3_remote, s3_client, tmp_path):
