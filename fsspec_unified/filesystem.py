@@ -623,7 +623,9 @@ class UnifiedFileSystem(DirectoryOperations, AbstractFileSystem):
         """fsspec's ``copy`` (server-side, see :meth:`cp_file`), run concurrently;
         ``callback`` counts files and gets a branched child per file, as in ``put``/``get``.
         As in fsspec, ``on_error="ignore"`` (the default when recursive) skips sources that
-        are not objects (the directories of the expansion)."""
+        are not objects (the directories of the expansion); any other not-found (a missing
+        bucket on either side, an object gone since the listing) still raises, so a caller
+        that deletes the sources afterwards (a move) never deletes what was not copied."""
         if on_error is None:
             on_error = "ignore" if recursive else "raise"
         calls = _collect_transfers(AbstractFileSystem.copy, self, path1, path2, recursive,
@@ -632,8 +634,9 @@ class UnifiedFileSystem(DirectoryOperations, AbstractFileSystem):
         def copy_one(source: str, target: str, **call_kwargs: Any) -> None:
             try:
                 self.cp_file(source, target, **call_kwargs)
-            except FileNotFoundError:
-                if on_error == "raise":
+            except FileNotFoundError as error:
+                if (on_error == "raise" or isinstance(error, BucketNotFoundError)
+                        or not self.isdir(source)):
                     raise
 
         self._run_transfers(copy_one, calls, callback)

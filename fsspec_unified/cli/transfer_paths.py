@@ -81,8 +81,8 @@ def plan_transfer(fs: UnifiedFileSystem, source: Location, destination: Location
     """Where ``source`` goes (the rules of the module docstring). Refuses, before anything
     is written, a directory without ``-r`` and a copy of anything onto itself (which
     ``mv`` would follow by deleting the only copy)."""
-    if has_magic(source.path):
-        _check_not_onto_itself(source, _glob_directory(source), destination)
+    if has_magic(source.path):  # only with -r: expand_globs turned the others into files
+        _check_not_overlapping(source, _glob_directory(source), destination)
         return Transfer(source, destination, single_file=False)
     if is_directory(fs, source):
         if not recursive:
@@ -90,13 +90,65 @@ def plan_transfer(fs: UnifiedFileSystem, source: Location, destination: Location
         target = destination
         if destination.ends_with_separator and not source.ends_with_separator:
             target = destination.child(_name_of(source))
-        _check_not_onto_itself(source, source, target)
+        _check_not_overlapping(source, source, target)
         return Transfer(as_directory(source), target, single_file=False)
     target = destination
     if destination.ends_with_separator or is_directory(fs, destination):
         target = destination.child(_name_of(source))
     _check_not_onto_itself(source, source, target)
     return Transfer(source, target, single_file=True)
+
+
+def expand_globs(fs: UnifiedFileSystem, locations: list[Location],
+                 recursive: bool) -> tuple[list[Location], bool]:
+    """Without ``-r``, each glob becomes the files it matches (directories among the
+    matches are left out, as the shell's ``cp`` leaves them); with ``-r`` globs stay for
+    fsspec to expand, directories and all. Returns the sources and whether any was a glob
+    (whose matches then go into ``DST`` as a directory)."""
+    expanded: list[Location] = []
+    had_glob = False
+    for location in locations:
+        if not has_magic(location.path):
+            expanded.append(location)
+            continue
+        had_glob = True
+        if recursive:
+            expanded.append(location)
+            continue
+        if location.remote:
+            matches = [Location(path, True) for path, entry in fs.glob(
+                location.path, detail=True).items() if entry["type"] == "file"]
+        else:
+            matches = [Location(path, False) for path in sorted(glob.glob(location.path))
+                       if os.path.isfile(path)]
+        if not matches:
+            raise FileNotFoundError(f"no files match {location.url}")
+        expanded.extend(matches)
+    return expanded, had_glob
+
+
+def check_distinct_targets(transfers: list[Transfer]) -> None:
+    """Two sources that would land on the same target (``a/x.txt`` and ``b/x.txt`` into
+    one directory) are refused: the second would overwrite the first, and a move would
+    then delete both sources."""
+    seen: dict[str, Location] = {}
+    for transfer in transfers:
+        key = transfer.destination.path.rstrip("/" + os.sep)
+        if key in seen:
+            raise click.UsageError(f"{seen[key].url} and {transfer.source.url} would both be "
+                                   f"written to {transfer.destination.url}; nothing done")
+        seen[key] = transfer.source
+
+
+def _check_not_overlapping(typed: Location, source: Location, target: Location) -> None:
+    """A tree copied onto itself, into itself (``b/d`` to ``b/d/sub``) or into a tree that
+    holds it (``b/d/sub`` to ``b/d``): concurrent copies could overwrite sources not yet
+    read, a rerun would nest again, and a move would delete copies."""
+    _check_not_onto_itself(typed, source, target)
+    if source.remote and target.remote and (source.contains(target)
+                                            or target.contains(source)):
+        raise click.UsageError(f"{typed.url} and {target.url} overlap (one is inside the "
+                               "other); nothing done")
 
 
 def _check_not_onto_itself(typed: Location, source: Location, target: Location) -> None:

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from fsspec_unified import UnifiedFileSystem
+from fsspec_unified import UnifiedFileSystem, exceptions
 from fsspec_unified.cli.errors import EXIT_INTERRUPTED, EXIT_NOT_FOUND, EXIT_USAGE
 from tests.cli.conftest import remote_files, write_store_profile
 from tests.conftest import Store
@@ -227,6 +227,68 @@ def test_mv_of_a_missing_source_deletes_nothing(cli_s3, s3_remote, tmp_path):
     remote_missing = cli_s3.run("mv", s3_remote + "gone", str(tmp_path / "x"))
     assert remote_missing.returncode == EXIT_NOT_FOUND
     assert f"no such object or prefix: {s3_remote}gone" in remote_missing.stderr
+
+
+def test_mv_to_a_missing_bucket_fails_and_keeps_every_source(cli_s3, s3_remote, s3_client,
+                                                              tmp_path):
+    files = _make_tree(tmp_path / "src")
+    cli_s3.ok("cp", "-r", str(tmp_path / "src"), s3_remote + "tree")
+    result = cli_s3.run("mv", "-r", s3_remote + "tree", "unified://no-such-bucket-x1/tree")
+    assert result.returncode != 0, result.stderr  # SeaweedFS answers 500, AWS NoSuchBucket
+    assert remote_files(s3_client, s3_remote + "tree/") == {
+        name: len(data) for name, data in files.items()}
+
+
+def test_a_recursive_copy_skips_directories_only(s3_server, s3_remote, monkeypatch):
+    """fsspec's on_error="ignore" of recursive copies skips the directories of the
+    expansion; a missing bucket (AWS's NoSuchBucket, which SeaweedFS answers with a 500) is
+    a not-found too, and must not pass for success."""
+    fs = UnifiedFileSystem(endpoint_url=s3_server.endpoint_url, key=s3_server.access_key,
+                           secret=s3_server.secret_key, skip_instance_cache=True)
+    root = s3_remote.removeprefix("unified://")
+    fs.pipe({f"{root}d/a.txt": b"a", f"{root}d/sub/b.txt": b"b"})
+
+    def no_bucket(source, target, **kwargs):
+        raise exceptions.BucketNotFoundError(f"no bucket for {target}")
+
+    monkeypatch.setattr(fs, "cp_file", no_bucket)
+    with pytest.raises(exceptions.BucketNotFoundError):
+        fs.copy(f"{root}d", f"{root}e", recursive=True)
+
+
+def test_a_glob_without_r_copies_the_matching_files_only(cli_s3, s3_remote, tmp_path):
+    files = _make_tree(tmp_path / "src")
+    cli_s3.ok("cp", "-r", str(tmp_path / "src"), s3_remote + "tree")
+    cli_s3.ok("cp", s3_remote + "tree/*", str(tmp_path / "flat") + "/")
+    top_level = {name: data for name, data in files.items() if "/" not in name}
+    assert _tree(tmp_path / "flat") == top_level
+    cli_s3.ok("cp", "-r", s3_remote + "tree/*", str(tmp_path / "deep") + "/")
+    assert _tree(tmp_path / "deep") == files
+
+
+@pytest.mark.parametrize(("command", "source", "target"), [
+    ("mv", "tree", "tree/"), ("cp", "tree", "tree/sub"), ("mv", "tree/sub", "tree"),
+    ("cp", "tree/*", "tree/sub/")])
+def test_a_tree_copied_into_itself_or_its_parent_is_refused(cli_s3, s3_remote, s3_client,
+                                                            tmp_path, command, source, target):
+    files = _make_tree(tmp_path / "src")
+    cli_s3.ok("cp", "-r", str(tmp_path / "src"), s3_remote + "tree")
+    result = cli_s3.run(command, "-r", s3_remote + source, s3_remote + target)
+    assert result.returncode == EXIT_USAGE, result.stderr
+    assert remote_files(s3_client, s3_remote + "tree/") == {
+        name: len(data) for name, data in files.items()}
+
+
+def test_two_sources_with_one_target_name_are_refused(cli_s3, s3_remote, s3_client, tmp_path):
+    for folder in ("a", "b"):
+        (tmp_path / folder).mkdir()
+        (tmp_path / folder / "x.txt").write_text(folder)
+    result = cli_s3.run("mv", str(tmp_path / "a" / "x.txt"), str(tmp_path / "b" / "x.txt"),
+                        s3_remote)
+    assert result.returncode == EXIT_USAGE and "would both be written" in result.stderr
+    assert (tmp_path / "a" / "x.txt").read_text() == "a"
+    assert (tmp_path / "b" / "x.txt").read_text() == "b"
+    assert remote_files(s3_client, s3_remote) == {}
 
 
 def test_rm_deletes_objects_and_asks_before_recursive(cli_s3, s3_remote, s3_client, tmp_path):

@@ -21,10 +21,12 @@ from ..progress import progress_callback
 from ..sync_plan import SyncPlan, list_tree, locations_under, plan_sync
 from ..transfer_paths import (
     as_directory,
+    check_distinct_targets,
     check_not_directory,
     check_pair,
     copy_between,
     delete_sources,
+    expand_globs,
     files_of,
     is_directory,
     plan_transfer,
@@ -45,11 +47,13 @@ def _copy(state: CLIContext, sources: tuple[str, ...], destination: str, recursi
     locations = [parse_location(source) for source in sources]
     for location in locations:
         check_pair(location, target)
-    if len(locations) > 1:
-        target = as_directory(target)  # receives each source by name
     no_progress = transfer.pop("no_progress")
     fs = state.filesystem(**filesystem_overrides(**transfer))
+    locations, had_glob = expand_globs(fs, locations, recursive)
+    if len(locations) > 1 or had_glob:
+        target = as_directory(target)  # receives each source by name
     transfers = [plan_transfer(fs, location, target, recursive) for location in locations]
+    check_distinct_targets(transfers)
     moved = [(location, files_of(fs, location, recursive)) for location in locations] if (
         move) else []
     for planned in transfers:
