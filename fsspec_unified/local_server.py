@@ -242,9 +242,15 @@ class LocalS3Server:
             client.close()
 
     def _write_identities(self) -> Path:
+        """Written whole and owner-only from the first byte (a temporary file renamed over
+        the old one), since it holds every secret and SeaweedFS may read it at any time."""
         identities = self.data_dir / "identities.json"
-        identities.write_text(json.dumps(self._identities()))
-        identities.chmod(0o600)
+        temporary = identities.with_suffix(".tmp")
+        temporary.unlink(missing_ok=True)
+        descriptor = os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        with os.fdopen(descriptor, "w") as handle:
+            json.dump(self._identities(), handle)
+        os.replace(temporary, identities)
         return identities
 
     def _identities(self) -> dict:
@@ -334,6 +340,6 @@ def _registered_volumes(master_port: int) -> int:
     with urllib.request.urlopen(f"http://{LOOPBACK}:{master_port}/vol/status",
                                 timeout=5) as response:
         status = json.load(response)
-    racks = status.get("Volumes", {}).get("DataCenters", {}).values()
-    return sum(len(volumes or []) for rack in racks for node in rack.values()
-               for volumes in node.values())
+    centres = status.get("Volumes", {}).get("DataCenters", {}).values()
+    return sum(len(volumes or []) for racks in centres for nodes in racks.values()
+               for volumes in nodes.values())

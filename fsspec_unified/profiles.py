@@ -185,9 +185,9 @@ class Profile:
         return options
 
 
-def load_profiles(path: Path | None = None) -> dict[str, Profile]:
-    """Every profile in the file (none when it does not exist yet)."""
-    path = path or profiles_path()
+def _load_tables(path: Path) -> dict[str, dict[str, Any]]:
+    """The file's tables, unvalidated: one broken profile must not keep the others (or
+    its own removal) from working."""
     try:
         text = path.read_text(encoding="utf-8")
     except FileNotFoundError:
@@ -196,49 +196,70 @@ def load_profiles(path: Path | None = None) -> dict[str, Profile]:
         tables = tomllib.loads(text)
     except tomllib.TOMLDecodeError as exc:
         raise ConfigurationError(f"{path}: not valid TOML ({exc})") from None
-    profiles = {}
     for name, values in tables.items():
         if not isinstance(values, dict):
             raise ConfigurationError(f"{path}: {name!r} is not a [profile] table")
-        profiles[name] = Profile.from_mapping(name, values)
-    return profiles
+    return tables
+
+
+def profile_names(path: Path | None = None) -> list[str]:
+    return sorted(_load_tables(path or profiles_path()))
+
+
+def load_profiles(path: Path | None = None) -> dict[str, Profile]:
+    """Every profile in the file (none when it does not exist yet), each validated: a
+    broken one raises, naming it."""
+    path = path or profiles_path()
+    return {name: _validated(name, values, path)
+            for name, values in _load_tables(path).items()}
 
 
 def get_profile(name: str, path: Path | None = None) -> Profile:
     """The profile ``name``, or :class:`~.exceptions.ProfileNotFoundError` listing the
     others."""
     path = path or profiles_path()
-    profiles = load_profiles(path)
-    if name not in profiles:
-        known = ", ".join(sorted(profiles)) or "none yet"
+    tables = _load_tables(path)
+    if name not in tables:
+        known = ", ".join(sorted(tables)) or "none yet"
         raise ProfileNotFoundError(
             f"profile {name!r} not found in {path} (profiles: {known}); add one with "
             "'fsspec-unified profile add'")
-    return profiles[name]
+    return _validated(name, tables[name], path)
 
 
 def save_profile(profile: Profile, path: Path | None = None) -> Path:
-    """Add or replace ``profile`` in the file, which stays owner-only."""
+    """Add or replace ``profile`` in the file, which stays owner-only (the file is
+    rewritten: comments written by hand are not kept)."""
     path = path or profiles_path()
-    profiles = load_profiles(path)
-    profiles[profile.name] = profile
-    _write(path, profiles)
+    tables = _load_tables(path)
+    tables[profile.name] = profile.to_mapping()
+    _write(path, tables)
     return path
 
 
 def remove_profile(name: str, path: Path | None = None) -> None:
+    """Remove ``name``, valid or not."""
     path = path or profiles_path()
-    profiles = load_profiles(path)
-    if name not in profiles:
+    tables = _load_tables(path)
+    if name not in tables:
         get_profile(name, path)  # raises with the list of profiles
-    del profiles[name]
-    _write(path, profiles)
+    del tables[name]
+    _write(path, tables)
 
 
-def _write(path: Path, profiles: Mapping[str, Profile]) -> None:
+def _validated(name: str, values: Mapping[str, Any], path: Path) -> Profile:
+    try:
+        return Profile.from_mapping(name, values)
+    except ConfigurationError as exc:
+        raise ConfigurationError(
+            f"{path}: profile {name!r}: {exc} (fix it, or 'fsspec-unified profile remove "
+            f"{name}')") from None
+
+
+def _write(path: Path, tables: Mapping[str, Mapping[str, Any]]) -> None:
     """Write atomically, readable by the owner only from the first byte on."""
     path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
-    text = tomli_w.dumps({name: p.to_mapping() for name, p in sorted(profiles.items())})
+    text = tomli_w.dumps(dict(sorted(tables.items())))
     descriptor, temporary = tempfile.mkstemp(dir=path.parent, prefix=".profiles-")
     try:
         with os.fdopen(descriptor, "w", encoding="utf-8") as handle:  # mkstemp: mode 0600

@@ -40,7 +40,8 @@ _CLIENT_KWARGS_ALIASES = {
     "aws_secret_access_key": "secret_key",
     "aws_session_token": "session_token",
 }
-_CONFIG_FIELDS = {f.name for f in fields(OSSConfig)}
+_CONFIG_TYPES = {f.name: f.type for f in fields(OSSConfig)}
+_CONFIG_FIELDS = set(_CONFIG_TYPES)
 #: The ``OSSConfig`` fields that say how to authenticate: given as options, they replace a
 #: profile's credentials as a whole.
 _CREDENTIAL_FIELDS = {"access_key", "secret_key", "session_token", "credentials_provider",
@@ -116,6 +117,8 @@ def parse_storage_options(options: dict[str, Any]) -> tuple[OSSConfig, Filesyste
     config_values, fs_values = _split(options)
     profile_name = options.get("profile")
     if profile_name is not None:
+        if isinstance(profile_name, int) and not isinstance(profile_name, bool):
+            profile_name = str(profile_name)  # FSSPEC_UNIFIED_PROFILE=2024 arrives as JSON
         if not isinstance(profile_name, str):
             raise ConfigurationError("profile: must be a profile name")
         profile_config, profile_fs = _split(get_profile(profile_name).storage_options())
@@ -159,9 +162,10 @@ def _split(options: dict[str, Any]) -> tuple[dict[str, Any], dict[str, Any]]:
         if name == "client_kwargs":
             _merge_client_kwargs(value, config_values)
         elif name in _CONFIG_FIELDS:
-            config_values[name] = value
+            config_values[name] = _coerce_config(name, value)
         elif name in _S3FS_ALIASES:
-            config_values.setdefault(_S3FS_ALIASES[name], value)
+            canonical = _S3FS_ALIASES[name]
+            config_values.setdefault(canonical, _coerce_config(canonical, value))
         elif name in _UNIT_PARSERS and isinstance(value, str):
             fs_values[name] = _UNIT_PARSERS[name](value, name=name)
         elif name in _FS_FIELDS:
@@ -175,6 +179,12 @@ def _split(options: dict[str, Any]) -> tuple[dict[str, Any], dict[str, Any]]:
             f"unknown storage option(s) {', '.join(sorted(unknown))}; known: {', '.join(known)}"
         )
     return config_values, fs_values
+
+
+def _coerce_config(name: str, value: Any) -> Any:
+    """A string from the environment or fsspec's config (``"false"``) as the field's type,
+    before anything decides from it (``anon="false"`` must not replace a profile's keys)."""
+    return coerce_value(name, str(_CONFIG_TYPES[name]), value)
 
 
 def _merge_client_kwargs(client_kwargs: Any, config_values: dict[str, Any]) -> None:

@@ -14,7 +14,7 @@ import pytest
 
 from fsspec_unified import Profile, exceptions
 from fsspec_unified.driver.credentials import CommandCredentialsProvider
-from fsspec_unified.profiles import load_profiles, remove_profile, save_profile
+from fsspec_unified.profiles import get_profile, load_profiles, remove_profile, save_profile
 from fsspec_unified.storage_options import parse_storage_options
 
 SECRET = "profile-secret-never-shown"
@@ -74,6 +74,31 @@ def test_a_damaged_file_and_a_missing_profile_are_clear_errors(config_dir):
     (config_dir / "profiles.toml").write_text("[one\n")
     with pytest.raises(exceptions.ConfigurationError, match="not valid TOML"):
         load_profiles()
+
+
+def test_one_broken_profile_leaves_the_others_usable_and_removable(config_dir):
+    save_profile(Profile("good", endpoint="http://127.0.0.1:9", access_key="AK",
+                         secret_key=SECRET))
+    with open(config_dir / "profiles.toml", "a", encoding="utf-8") as handle:
+        handle.write('\n[broken]\nprovider = "gcs"\n')
+    assert get_profile("good").access_key == "AK"
+    with pytest.raises(exceptions.ConfigurationError, match=r"'broken'.*profile remove broken"):
+        load_profiles()
+    save_profile(Profile("another", credentials="anonymous"))
+    remove_profile("broken")
+    assert set(load_profiles()) == {"good", "another"}
+
+
+def test_options_as_strings_and_numbers_mean_what_they_say(config_dir):
+    """From FSSPEC_UNIFIED_* variables or fsspec's config file values arrive as strings (or
+    JSON): anon="false" keeps a profile's keys, and a profile named 2024 is found."""
+    save_profile(Profile("2024", endpoint="http://127.0.0.1:9", access_key="AK",
+                         secret_key=SECRET))
+    for anon in ("false", "False", False):
+        config, _ = parse_storage_options({"profile": 2024, "anon": anon})
+        assert (config.access_key, config.anonymous) == ("AK", False)
+    config, _ = parse_storage_options({"profile": "2024", "anonymous": "true"})
+    assert (config.access_key, config.anonymous) == (None, True)
 
 
 def test_options_override_the_profile_and_credentials_replace_it_whole(config_dir):

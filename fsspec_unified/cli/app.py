@@ -16,7 +16,7 @@ import click
 
 from .commands import buckets, copying, demo, listing, profile, serve, transfers
 from .context import CLIContext
-from .errors import EXIT_BROKEN_PIPE, EXIT_INTERRUPTED, exit_code_for, one_line
+from .errors import EXIT_BROKEN_PIPE, EXIT_INTERRUPTED, EXIT_OK, exit_code_for, one_line
 
 PROG_NAME = "fsspec-unified"
 
@@ -78,7 +78,7 @@ def main(argv: list[str] | None = None) -> None:
     try:
         with cli.make_context(PROG_NAME, args, obj=state) as ctx:
             cli.invoke(ctx)
-        code = 0
+        code = EXIT_OK
     except click.exceptions.Exit as exc:
         code = exc.exit_code
     except click.UsageError as exc:
@@ -86,7 +86,7 @@ def main(argv: list[str] | None = None) -> None:
         click.echo(f"error: {exc.format_message()}{hint}", err=True)
         code = exc.exit_code
     except click.ClickException as exc:
-        exc.show()
+        click.echo(f"error: {exc.format_message()}", err=True)
         code = exc.exit_code
     except (KeyboardInterrupt, click.exceptions.Abort):
         click.echo("interrupted", err=True)

@@ -1,8 +1,9 @@
 """What every command needs: the chosen profile and a filesystem built from it.
 
 The profile is ``--profile``, else ``UNIFIED_PROFILE``, else the profile named ``default``
-when there is one; with none, the filesystem gets no options and the provider's usual
-credential sources apply (boto3's chain for S3). Transfers are resumable: their checkpoints
+when there is one; with none, the filesystem gets no connection options, so fsspec's own
+configuration (``FSSPEC_UNIFIED_*`` variables, such as ``FSSPEC_UNIFIED_PROFILE``) and then
+the provider's usual credential sources apply (boto3's chain for S3). Transfers are resumable: their checkpoints
 live under the data directory, one folder per profile, where ``fsspec-unified transfers``
 finds them.
 """
@@ -14,7 +15,7 @@ from pathlib import Path
 from typing import Any
 
 from ..filesystem import UnifiedFileSystem
-from ..profiles import data_dir, load_profiles
+from ..profiles import data_dir, profile_names
 
 DEFAULT_PROFILE = "default"
 
@@ -31,7 +32,7 @@ class CLIContext:
         return self.profile or DEFAULT_PROFILE
 
     def storage_options(self) -> dict[str, Any]:
-        if self.profile is not None or DEFAULT_PROFILE in load_profiles():
+        if self.profile is not None or DEFAULT_PROFILE in profile_names():
             return {"profile": self.profile_name}
         return {}
 

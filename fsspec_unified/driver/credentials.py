@@ -154,7 +154,7 @@ class RefreshingCredentials:
         self._lock = threading.Lock()
         self._current: Credentials | None = None
         self._refresh_at = 0.0
-        self.refreshes = 0  # how often the provider was called (observability, tests)
+        self.refreshes = 0  # how many keys the provider gave (observability, tests)
 
     def current(self) -> Credentials:
         credentials = self._current

@@ -126,7 +126,6 @@ def _body(data: bytes | bytearray | memoryview) -> bytes | memoryview:
     return data if isinstance(data, bytes) else memoryview(data).cast("B")
 
 
-
 class _SourceProvider(Provider):
     """minio asks its provider for keys at every request and presigned URL: hand it the
     current ones of :mod:`.credentials` (refreshed there before they expire)."""
@@ -138,6 +137,7 @@ class _SourceProvider(Provider):
         current = self._source.current()
         return MinioCredentials(current.access_key, current.secret_key, current.token,
                                 current.expiry)
+
 
 class _ResponseBody:
     """An object body over minio's urllib3 response: bytes as stored; closing frees the

@@ -19,6 +19,7 @@ from ...profiles import (
     Profile,
     get_profile,
     load_profiles,
+    profile_names,
     profiles_path,
     remove_profile,
     save_profile,
@@ -86,7 +87,7 @@ def add(name: str, force: bool, secret_key: str | None, **settings: Any) -> None
       fsspec-unified profile add sts --provider s3 --credentials command \\
           --credentials-command 'my-sts-helper --role reader'
     """
-    if name in load_profiles() and not force:
+    if name in profile_names() and not force:
         raise FileExistsError(f"profile {name!r} exists; use --force to replace it")
     uses_keys = settings["credentials"] == "keys" or (
         settings["credentials"] is None and settings["access_key"])
