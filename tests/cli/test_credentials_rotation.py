@@ -14,17 +14,20 @@ from fsspec_unified.profiles import Profile, save_profile
 from tests.credentials.rotating_keys import LIFETIME_S, RotatingKeys
 
 
-def _publish(issuer: RotatingKeys, path, stop: threading.Event) -> None:
-    """Issue keys every half lifetime and publish the newest where the command reads them."""
-    while True:
-        keys = issuer()
-        record = {"AccessKeyId": keys.access_key, "SecretAccessKey": keys.secret_key,
-                  "Expiration": keys.expiry.isoformat()}
-        temporary = path.with_suffix(".tmp")
-        temporary.write_text(json.dumps(record))
-        os.replace(temporary, path)
-        if stop.wait(LIFETIME_S / 2):
-            return
+def _publish(issuer: RotatingKeys, path) -> None:
+    """Issue keys and publish them where the command reads them."""
+    keys = issuer()
+    record = {"AccessKeyId": keys.access_key, "SecretAccessKey": keys.secret_key,
+              "Expiration": keys.expiry.isoformat()}
+    temporary = path.with_suffix(".tmp")
+    temporary.write_text(json.dumps(record))
+    os.replace(temporary, path)
+
+
+def _keep_publishing(issuer: RotatingKeys, path, stop: threading.Event) -> None:
+    """New keys every half lifetime, until ``stop``."""
+    while not stop.wait(LIFETIME_S / 2):
+        _publish(issuer, path)
 
 
 def test_cp_outlives_keys_rotated_by_the_server(cli_s3, s3_server, s3_remote, s3_client,
@@ -38,7 +41,8 @@ def test_cp_outlives_keys_rotated_by_the_server(cli_s3, s3_server, s3_remote, s3
     source.write_bytes(os.urandom(12 * MIB))
     stop = threading.Event()
     with RotatingKeys(s3_server) as issuer:
-        publisher = threading.Thread(target=_publish, args=(issuer, current, stop))
+        _publish(issuer, current)  # before the command can first ask for keys
+        publisher = threading.Thread(target=_keep_publishing, args=(issuer, current, stop))
         publisher.start()
         try:
             cli_s3.with_profile("rotating").ok(
