@@ -3,9 +3,9 @@
 The profile is ``--profile``, else ``UNIFIED_PROFILE``, else the profile named ``default``
 when there is one; with none, the filesystem gets no connection options, so fsspec's own
 configuration (``FSSPEC_UNIFIED_*`` variables, such as ``FSSPEC_UNIFIED_PROFILE``) and then
-the provider's usual credential sources apply (boto3's chain for S3). Transfers are resumable: their checkpoints
-live under the data directory, one folder per profile, where ``fsspec-unified transfers``
-finds them.
+the provider's usual credential sources apply (boto3's chain for S3). Transfers are
+resumable: their checkpoints live under the data directory, one folder per profile, where
+``fsspec-unified transfers`` finds them.
 """
 
 from __future__ import annotations

@@ -38,6 +38,15 @@ _recursive_option = click.option("-r", "--recursive", is_flag=True,
                                  help="Copy directories and everything under them.")
 
 
+def _copy_command(function: Any) -> click.Command:
+    """``cp`` and ``mv`` take the same arguments and options."""
+    for decorator in (click.pass_obj, transfer_options, _recursive_option,
+                      click.argument("destination", metavar="DST"),
+                      click.argument("sources", nargs=-1, required=True, metavar="SRC...")):
+        function = decorator(function)
+    return click.command()(function)
+
+
 def _copy(state: CLIContext, sources: tuple[str, ...], destination: str, recursive: bool,
           transfer: dict[str, Any], move: bool) -> None:
     """``cp`` and ``mv``: check every source and where it goes (nothing is written if one
@@ -63,12 +72,7 @@ def _copy(state: CLIContext, sources: tuple[str, ...], destination: str, recursi
         delete_sources(fs, location, names)
 
 
-@click.command()
-@click.argument("sources", nargs=-1, required=True, metavar="SRC...")
-@click.argument("destination", metavar="DST")
-@_recursive_option
-@transfer_options
-@click.pass_obj
+@_copy_command
 def cp(state: CLIContext, sources: tuple[str, ...], destination: str, recursive: bool,
        **transfer: Any) -> None:
     """Copy files to, from or between stores.
@@ -98,12 +102,7 @@ def cp(state: CLIContext, sources: tuple[str, ...], destination: str, recursive:
     _copy(state, sources, destination, recursive, transfer, move=False)
 
 
-@click.command()
-@click.argument("sources", nargs=-1, required=True, metavar="SRC...")
-@click.argument("destination", metavar="DST")
-@_recursive_option
-@transfer_options
-@click.pass_obj
+@_copy_command
 def mv(state: CLIContext, sources: tuple[str, ...], destination: str, recursive: bool,
        **transfer: Any) -> None:
     """Move files: copy them as 'cp' does (same rules for DST), then delete the sources.
