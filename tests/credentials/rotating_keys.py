@@ -9,7 +9,7 @@ from datetime import datetime, timedelta, timezone
 
 from fsspec_unified import Credentials
 
-LIFETIME_S = 3.0
+LIFETIME_S = 2.0
 IDENTITY = "rotating"
 
 

@@ -14,7 +14,7 @@ import pytest
 
 from fsspec_unified import exceptions
 from fsspec_unified.driver.types import MIB
-from tests.credentials.rotating_keys import LIFETIME_S, RotatingKeys
+from tests.credentials.rotating_keys import RotatingKeys
 
 
 @pytest.fixture
@@ -37,17 +37,15 @@ def _filesystem(store, **options):
 
 
 def test_a_long_upload_outlives_the_keys_it_started_with(store, rotating_keys, rotation_bucket):
-    data = os.urandom(12 * MIB)
+    data = os.urandom(10 * MIB)
     fs = _filesystem(store, credentials_provider=rotating_keys, block_size=5 * MIB,
-                     max_workers=2, rate_limit_bytes_per_s=2 * MIB)
+                     max_workers=2, rate_limit_bytes_per_s=2.5 * MIB)
     path = f"{rotation_bucket}/{uuid.uuid4().hex}/long.bin"
-    started = time.monotonic()
     fs.pipe_file(path, data)
-    elapsed = time.monotonic() - started
-    assert elapsed > 2 * LIFETIME_S  # the upload outlived at least two sets of keys
-    assert rotating_keys.revoked >= 1, "no key expired during the upload"
+    # The upload outlived its first keys: they expired and were revoked while it ran.
+    assert rotating_keys.revoked >= 1 and rotating_keys.issued >= 3, (
+        rotating_keys.issued, rotating_keys.revoked)
     assert hashlib.sha256(fs.cat_file(path)).digest() == hashlib.sha256(data).digest()
-    assert rotating_keys.issued >= elapsed / LIFETIME_S
     fs.close()
 
 
