@@ -57,9 +57,8 @@ def parse_rate(value: str | int | float, *, name: str = "rate_limit") -> float:
 
 def format_size(size_bytes: float) -> str:
     """``1.5 MiB``-style text for a byte count (binary units, one decimal above bytes)."""
-    amount = float(size_bytes)
-    for unit in _BINARY_STEPS:
-        if abs(amount) < 1024 or unit == _BINARY_STEPS[-1]:
-            return f"{int(amount)} {unit}" if unit == "B" else f"{amount:.1f} {unit}"
+    amount, unit = float(size_bytes), 0
+    while abs(amount) >= 1024 and unit < len(_BINARY_STEPS) - 1:
         amount /= 1024
-    raise AssertionError("unreachable")  # pragma: no cover
+        unit += 1
+    return f"{amount:.0f} B" if unit == 0 else f"{amount:.1f} {_BINARY_STEPS[unit]}"

@@ -27,6 +27,8 @@ from typing import Any, TextIO
 
 from fsspec.callbacks import DEFAULT_CALLBACK, Callback, NoOpCallback
 
+from ..units import format_size
+
 DEFAULT_MIN_INTERVAL_S = 0.1
 DEFAULT_SPEED_WINDOW_S = 5.0
 # Speed samples are kept at least window/this apart, which bounds memory at any update rate.
@@ -193,17 +195,6 @@ class ProgressTracker:
                 callback.on_progress(transferred, self._total_bytes, self.start_time, speed)
 
 
-_BYTE_UNITS = ("B", "KiB", "MiB", "GiB", "TiB", "PiB")
-
-
-def _format_bytes(count: float) -> str:
-    unit = 0
-    while count >= 1024 and unit < len(_BYTE_UNITS) - 1:
-        count /= 1024
-        unit += 1
-    return f"{count:.0f} B" if unit == 0 else f"{count:.1f} {_BYTE_UNITS[unit]}"
-
-
 def _format_duration(seconds: float) -> str:
     return str(timedelta(seconds=round(seconds)))
 
@@ -258,16 +249,16 @@ class ConsoleProgressCallback(ProgressCallback):
 
     @staticmethod
     def _describe(done: int, total: int, start_time: datetime, speed: float, complete: bool) -> str:
-        rate = f"{_format_bytes(speed)}/s"
+        rate = f"{format_size(speed)}/s"
         percent = _percent(done, total)
         if percent is None:
-            return f"{_format_bytes(done)}  {rate}"
+            return f"{format_size(done)}  {rate}"
         if complete:
             elapsed_s = (datetime.now(timezone.utc) - start_time).total_seconds()
             timing = f"in {_format_duration(elapsed_s)}"
         else:
             timing = f"ETA {_format_duration((total - done) / speed) if speed > 0 else '?'}"
-        return f"{percent:5.1f}%  {_format_bytes(done)} / {_format_bytes(total)}  {rate}  {timing}"
+        return f"{percent:5.1f}%  {format_size(done)} / {format_size(total)}  {rate}  {timing}"
 
 
 class FileProgressCallback(ProgressCallback):
